@@ -1,0 +1,40 @@
+"""hub: a dataset format for AI. Chunked, compressed, versioned tensors on any storage."""
+
+from __future__ import annotations
+
+from hub import errors, storage
+from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, rename
+from hub.compression import COMPRESSIONS as compressions
+from hub.core.dataset import Dataset
+from hub.core.htypes import HTYPES
+from hub.core.samples import read
+from hub.core.tensor import Tensor
+from hub.errors import HubError
+from hub.integrations import load_integration
+
+__version__ = "0.1.0"
+
+#: Every htype name ``create_tensor`` accepts.
+htypes = tuple(sorted(HTYPES))
+
+__all__ = [
+    "__version__",
+    "Dataset",
+    "Tensor",
+    "HubError",
+    "compressions",
+    "copy",
+    "dataset",
+    "deepcopy",
+    "delete",
+    "empty",
+    "errors",
+    "exists",
+    "htypes",
+    "like",
+    "load",
+    "load_integration",
+    "read",
+    "rename",
+    "storage",
+]

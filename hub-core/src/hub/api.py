@@ -1,0 +1,110 @@
+"""Top-level functions: create, open, copy and remove datasets; read files as samples."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hub.core.dataset import Dataset
+from hub.core.meta import ROOT_KEY
+from hub.errors import DatasetExistsError, DatasetNotFoundError, ReadOnlyError
+from hub.storage import Storage, storage_from_url
+
+__all__ = ["empty", "load", "dataset", "exists", "delete", "rename", "like", "copy", "deepcopy"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _storage(path: PathLike, creds: Any, read_only: bool = False) -> Storage:
+    return storage_from_url(os.fspath(path), creds=creds, read_only=read_only)
+
+
+def exists(path: PathLike, creds: Any = None) -> bool:
+    """Whether a hub dataset exists at ``path``."""
+    return _storage(path, creds, read_only=True).exists(ROOT_KEY)
+
+
+def empty(path: PathLike, overwrite: bool = False, creds: Any = None) -> Dataset:
+    """Create an empty dataset at ``path``; with ``overwrite=True`` an existing one is deleted first."""
+    storage = _storage(path, creds)
+    if storage.exists(ROOT_KEY):
+        if not overwrite:
+            raise DatasetExistsError(
+                f"A dataset already exists at {storage.url}. Open it with hub.load(), "
+                "or pass overwrite=True to replace it."
+            )
+        storage.delete_prefix("")
+    return Dataset._create(storage, creds)
+
+
+def load(path: PathLike, read_only: bool | None = None, creds: Any = None) -> Dataset:
+    """Open the dataset at ``path`` (read-only if ``read_only=True``)."""
+    storage = _storage(path, creds, read_only=bool(read_only))
+    return Dataset._open(storage, creds, bool(read_only))
+
+
+def dataset(path: PathLike, read_only: bool | None = None, overwrite: bool = False, creds: Any = None) -> Dataset:
+    """Open the dataset at ``path``, creating it if there is none."""
+    if overwrite or not exists(path, creds):
+        if read_only:
+            raise DatasetNotFoundError(f"No dataset at {os.fspath(path)} to open read-only.")
+        try:
+            return empty(path, overwrite=overwrite, creds=creds)
+        except DatasetExistsError:
+            pass  # created by someone else in between: open theirs
+    return load(path, read_only=read_only, creds=creds)
+
+
+def delete(path: PathLike, force: bool = False, creds: Any = None) -> None:
+    """Remove the dataset at ``path`` and everything stored under it."""
+    storage = _storage(path, creds)
+    if not storage.exists(ROOT_KEY) and not force:
+        raise DatasetNotFoundError(f"No dataset at {storage.url} to delete (pass force=True to clear the path).")
+    # The root document goes first, so an interrupted delete leaves no half-dataset that still opens.
+    storage.delete(ROOT_KEY)
+    storage.delete_prefix("")
+
+
+def copy(src: PathLike | Dataset, dest: PathLike, overwrite: bool = False, src_creds: Any = None,
+         dest_creds: Any = None) -> Dataset:
+    """Copy a dataset's stored objects to ``dest`` as they are (no decoding or re-chunking)."""
+    source = src.storage if isinstance(src, Dataset) else _storage(src, src_creds, read_only=True)
+    if isinstance(src, Dataset):
+        src.flush()
+    if not source.exists(ROOT_KEY):
+        raise DatasetNotFoundError(f"No dataset at {source.url} to copy.")
+    target = _storage(dest, dest_creds)
+    if target.exists(ROOT_KEY):
+        if not overwrite:
+            raise DatasetExistsError(f"A dataset already exists at {target.url}; pass overwrite=True to replace it.")
+        target.delete(ROOT_KEY)
+        target.delete_prefix("")
+    keys = [k for k in source.list() if k != ROOT_KEY]
+    for start in range(0, len(keys), 64):
+        for key, data in source.get_many(keys[start : start + 64]).items():
+            target.set(key, data)
+    target.set(ROOT_KEY, source.get(ROOT_KEY))  # last: the copy exists only once it is complete
+    return load(dest, creds=dest_creds)
+
+
+deepcopy = copy
+
+
+def rename(path: PathLike, new_path: PathLike, creds: Any = None) -> Dataset:
+    """Move a dataset to ``new_path`` (copy, then delete the original)."""
+    copy(path, new_path, src_creds=creds, dest_creds=creds)
+    delete(path, creds=creds)
+    return load(new_path, creds=creds)
+
+
+def like(dest: PathLike, src: PathLike | Dataset, overwrite: bool = False, creds: Any = None) -> Dataset:
+    """An empty dataset at ``dest`` with the tensors (htypes, dtypes, compressions, info) of ``src``."""
+    source = src if isinstance(src, Dataset) else load(src, read_only=True, creds=creds)
+    out = empty(dest, overwrite=overwrite, creds=creds)
+    if out.read_only:
+        raise ReadOnlyError(f"{dest} is read-only.")
+    with out:
+        for name, tensor in source.tensors.items():
+            out.create_tensor_like(name, tensor)
+        out.info.update(source.info.to_dict())
+    return out

@@ -1,0 +1,1 @@
+"""The dataset format and API: chunks, chunk indexes, metadata, tensors and datasets."""

@@ -1,0 +1,211 @@
+"""A chunk: the self-describing binary object that holds a run of samples of one tensor.
+
+Layout (little-endian; ``docs/format.md`` is the normative spec)::
+
+    offset  size  field
+    0       4     magic b"HUBC"
+    4       1     format major (1)
+    5       1     format minor (0)
+    6       1     flags: bit 0 = body compressed with lz4 (chunk_compression="lz4")
+    7       1     ndim of every sample
+    8       4     u32 number of samples
+    12      4     u32 number of shape runs
+    16      4     u32 number of byte runs
+    20      4     u32 header size in bytes (where the body starts)
+    24      8     u64 body size in bytes, uncompressed
+    32      ...   shape runs: u32[runs, 1 + ndim] = (count, dim0, dim1, ...)
+    ...     ...   byte runs:  u64[runs, 3]        = (count, first offset, bytes per sample)
+    header  ...   body: the samples' bytes back to back (lz4 frame of them if flag bit 0)
+
+Runs are run-length encodings: ``count`` consecutive samples share a shape; ``count``
+consecutive samples share a byte size and lie back to back from ``first offset``. A batch
+of equal-shape raw samples is therefore one run of each, and reads as one numpy view.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hub.errors import CorruptChunkError, FormatVersionError
+
+__all__ = ["ChunkHeader", "ChunkBuilder", "parse_header", "header_size", "HEADER_PROBE", "MAGIC"]
+
+MAGIC = b"HUBC"
+MAJOR, MINOR = 1, 0
+FLAG_LZ4 = 1
+_FIXED = struct.Struct("<4sBBBBIIIIQ")
+#: Bytes to read speculatively when only a chunk's header is wanted.
+HEADER_PROBE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ChunkHeader:
+    """A parsed chunk header: where each sample lies in the body and what shape it has."""
+
+    ndim: int
+    num_samples: int
+    flags: int
+    header_nbytes: int
+    body_nbytes: int
+    shape_runs: np.ndarray  # u32 (runs, 1 + ndim)
+    byte_runs: np.ndarray  # u64 (runs, 3)
+    _shape_ends: np.ndarray = field(repr=False, compare=False)
+    _byte_ends: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def lz4(self) -> bool:
+        return bool(self.flags & FLAG_LZ4)
+
+    def shape(self, i: int) -> tuple[int, ...]:
+        run = int(np.searchsorted(self._shape_ends, i, side="right"))
+        return tuple(int(d) for d in self.shape_runs[run, 1:])
+
+    def shapes(self) -> np.ndarray:
+        """Every sample's shape as an int64 array (num_samples, ndim)."""
+        return np.repeat(self.shape_runs[:, 1:].astype(np.int64), self.shape_runs[:, 0].astype(np.int64), axis=0)
+
+    def byte_span(self, i: int) -> tuple[int, int]:
+        """Body offsets [start, end) of sample ``i``."""
+        run = int(np.searchsorted(self._byte_ends, i, side="right"))
+        count, first, size = (int(v) for v in self.byte_runs[run])
+        before = int(self._byte_ends[run]) - count
+        start = first + (i - before) * size
+        return start, start + size
+
+    def uniform_span(self, start: int, stop: int) -> tuple[int, int, tuple[int, ...]] | None:
+        """(body start, body end, shape) if samples [start, stop) share a shape and lie back to back."""
+        srun = int(np.searchsorted(self._shape_ends, start, side="right"))
+        if int(self._shape_ends[srun]) < stop:
+            return None
+        brun = int(np.searchsorted(self._byte_ends, start, side="right"))
+        if int(self._byte_ends[brun]) < stop:
+            return None
+        count, first, size = (int(v) for v in self.byte_runs[brun])
+        before = int(self._byte_ends[brun]) - count
+        begin = first + (start - before) * size
+        return begin, begin + (stop - start) * size, tuple(int(d) for d in self.shape_runs[srun, 1:])
+
+
+def header_size(data: bytes | memoryview, key: str = "") -> int:
+    """The size of a chunk's header, read from its first 32 bytes."""
+    where = f" {key!r}" if key else ""
+    if len(data) < _FIXED.size or bytes(data[:4]) != MAGIC:
+        raise CorruptChunkError(f"Object{where} is not a hub chunk or is truncated.")
+    return int(_FIXED.unpack_from(data)[8])
+
+
+def parse_header(data: bytes | memoryview, key: str = "") -> ChunkHeader:
+    """Parse a chunk header from the chunk's first bytes (at least ``header_nbytes`` of them)."""
+    where = f" {key!r}" if key else ""
+    if len(data) < _FIXED.size:
+        raise CorruptChunkError(f"Chunk{where} is truncated: {len(data)} bytes, less than its fixed header.")
+    magic, major, _minor, flags, ndim, n, n_shape, n_byte, header_nbytes, body_nbytes = _FIXED.unpack_from(data)
+    if magic != MAGIC:
+        raise CorruptChunkError(f"Object{where} is not a hub chunk (magic {magic!r}).")
+    if major != MAJOR:
+        raise FormatVersionError(
+            f"Chunk{where} uses chunk format {major}.x; this hub reads {MAJOR}.x. Upgrade hub-core to read it."
+        )
+    if len(data) < header_nbytes:
+        raise CorruptChunkError(f"Chunk{where} is truncated inside its header.")
+    pos = _FIXED.size
+    shape_runs = np.frombuffer(data, dtype="<u4", count=n_shape * (1 + ndim), offset=pos).reshape(n_shape, 1 + ndim)
+    pos += shape_runs.nbytes
+    byte_runs = np.frombuffer(data, dtype="<u8", count=n_byte * 3, offset=pos).reshape(n_byte, 3)
+    shape_ends = np.cumsum(shape_runs[:, 0], dtype=np.int64)
+    byte_ends = np.cumsum(byte_runs[:, 0], dtype=np.int64)
+    if (n_shape and shape_ends[-1] != n) or (n_byte and byte_ends[-1] != n) or (n and not (n_shape and n_byte)):
+        raise CorruptChunkError(f"Chunk{where} has a header whose runs do not add up to its {n} samples.")
+    return ChunkHeader(ndim, n, flags, header_nbytes, body_nbytes, shape_runs, byte_runs, shape_ends, byte_ends)
+
+
+class ChunkBuilder:
+    """An open chunk being filled with samples; serializes itself with :meth:`tobytes`.
+
+    Also rebuilt from an existing chunk's bytes to append to it (the open tail chunk).
+    """
+
+    def __init__(self, ndim: int) -> None:
+        self.ndim = ndim
+        self.body = bytearray()
+        self.shape_runs: list[list[int]] = []  # [count, *shape]
+        self.byte_runs: list[list[int]] = []  # [count, first offset, size]
+        self.num_samples = 0
+
+    @classmethod
+    def from_chunk(cls, header: ChunkHeader, body: bytes) -> ChunkBuilder:
+        builder = cls(header.ndim)
+        builder.body = bytearray(body)
+        builder.shape_runs = header.shape_runs.astype(np.int64).tolist()
+        builder.byte_runs = header.byte_runs.astype(np.int64).tolist()
+        builder.num_samples = header.num_samples
+        return builder
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.body)
+
+    def add(self, data: bytes | memoryview, shape: tuple[int, ...], count: int = 1) -> None:
+        """Append ``count`` samples of one ``shape`` whose bytes lie back to back in ``data``."""
+        if count == 0:
+            return
+        size = len(data) // count
+        offset = len(self.body)
+        self.body += data
+        if self.shape_runs and tuple(self.shape_runs[-1][1:]) == shape:
+            self.shape_runs[-1][0] += count
+        else:
+            self.shape_runs.append([count, *shape])
+        last = self.byte_runs[-1] if self.byte_runs else None
+        if last is not None and last[2] == size and last[1] + last[0] * size == offset:
+            last[0] += count
+        else:
+            self.byte_runs.append([count, offset, size])
+        self.num_samples += count
+
+    def truncate(self, num_samples: int) -> None:
+        """Keep only the first ``num_samples`` samples."""
+        if num_samples >= self.num_samples:
+            return
+        for runs in (self.shape_runs, self.byte_runs):
+            total = 0
+            for k, run in enumerate(runs):
+                if total + run[0] >= num_samples:
+                    run[0] = num_samples - total
+                    del runs[k + 1 :]
+                    if run[0] == 0:
+                        del runs[k]
+                    break
+                total += run[0]
+        if self.byte_runs:
+            count, first, size = self.byte_runs[-1]
+            del self.body[first + count * size :]
+        else:
+            self.body.clear()
+        self.num_samples = num_samples
+
+    def tobytes(self, lz4: bool = False) -> bytes:
+        shape_runs = np.asarray(self.shape_runs, dtype="<u4").reshape(-1, 1 + self.ndim)
+        byte_runs = np.asarray(self.byte_runs, dtype="<u8").reshape(-1, 3)
+        header_nbytes = _FIXED.size + shape_runs.nbytes + byte_runs.nbytes
+        body: bytes = bytes(self.body)
+        if lz4:
+            from hub.compression import compress_bytes
+
+            body = compress_bytes("lz4", body)
+        fixed = _FIXED.pack(
+            MAGIC,
+            MAJOR,
+            MINOR,
+            FLAG_LZ4 if lz4 else 0,
+            self.ndim,
+            self.num_samples,
+            len(shape_runs),
+            len(byte_runs),
+            header_nbytes,
+            len(self.body),
+        )
+        return b"".join((fixed, shape_runs.tobytes(), byte_runs.tobytes(), body))

@@ -1,0 +1,529 @@
+"""``Dataset``: named tensors and groups over one storage, and lazy views of their samples."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from hub.core.engine import TensorEngine
+from hub.core.htypes import OBJECT_HTYPES, get_htype
+from hub.core.info import Info
+from hub.core.meta import RootDoc, TensorMeta, VersionMeta, new_id, node_meta_key
+from hub.core.samples import SampleEncoder
+from hub.core.selection import Selection
+from hub.core.tensor import Tensor
+from hub.errors import (
+    DatasetIndexError,
+    LengthMismatchError,
+    ReadOnlyError,
+    TensorExistsError,
+    TensorMetaError,
+    TensorNotFoundError,
+)
+from hub.storage import Storage
+
+__all__ = ["Dataset"]
+
+DEFAULT_BRANCH = "main"
+
+
+class _State:
+    """What every view of one opened dataset shares: storage, metadata, chunk engines, write batching."""
+
+    def __init__(
+        self, storage: Storage, creds: Any, node_id: str, meta: VersionMeta, read_only: bool, branch: str
+    ) -> None:
+        self.storage = storage
+        self.creds = creds
+        self.node_id = node_id
+        self.meta = meta
+        self.read_only = read_only
+        self.branch = branch
+        self.engines: dict[str, TensorEngine] = {}
+        self.batch_depth = 0
+        self.meta_dirty = False
+
+    def engine(self, key: str) -> TensorEngine:
+        engine = self.engines.get(key)
+        if engine is None:
+            engine = self.engines[key] = TensorEngine(self.storage, self.meta.tensors[key])
+        return engine
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                f"The dataset at {self.storage.url} is open read-only; "
+                "load it with hub.load(path, read_only=False) to write."
+            )
+
+    @contextlib.contextmanager
+    def write(self, keys: Sequence[str]) -> Iterator[None]:
+        """A write to ``keys``: all of it or none of it reaches the dataset; flushed unless in ``with ds:``."""
+        self.check_writable()
+        engines = [self.engine(k) for k in keys]
+        checkpoints = [e.checkpoint() for e in engines]
+        try:
+            yield
+        except BaseException:
+            for key, engine, cp in zip(keys, engines, checkpoints, strict=True):
+                engine.rollback(cp)
+                self.meta.tensors[key] = engine.meta
+            raise
+        self.autoflush()
+
+    def info_changed(self) -> None:
+        self.check_writable()
+        self.meta_dirty = True
+        self.autoflush()
+
+    def autoflush(self) -> None:
+        if self.batch_depth == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        """Publish every buffered write: chunks and indexes first, then the metadata document."""
+        if self.read_only:
+            return
+        dirty = [e for e in self.engines.values() if e.dirty]
+        if not dirty and not self.meta_dirty:
+            return
+        for engine in dirty:
+            engine.flush()
+        self.storage.set(node_meta_key(self.node_id), self.meta.tobytes())
+        self.meta_dirty = False
+        for engine in self.engines.values():
+            engine.collect_garbage()
+
+    def extend_tensor(self, key: str, samples: Sequence[Any] | np.ndarray) -> None:
+        meta = self.meta.tensors[key]
+        engine = self.engine(key)
+        encoder = SampleEncoder(key, meta)
+        raw = meta.sample_compression is None and meta.htype not in OBJECT_HTYPES
+        if raw and isinstance(samples, np.ndarray) and samples.dtype != object and samples.ndim >= 1:
+            data, shape, count = encoder.encode_batch(samples)
+            engine.append_batch(data, shape, count)
+            return
+        start = meta.length
+        engine.append(encoder.encode(s, start + i) for i, s in enumerate(samples))
+
+
+class Dataset:
+    """A dataset, or a lazy view of some of its samples, or one of its groups."""
+
+    def __init__(self, state: _State, selection: Selection | None = None, group: str = "") -> None:
+        object.__setattr__(self, "_state", state)
+        object.__setattr__(self, "_selection", selection)
+        object.__setattr__(self, "_group", group)
+
+    # ---------------------------------------------------------------- opening
+    @classmethod
+    def _create(cls, storage: Storage, creds: Any = None) -> Dataset:
+        from hub import __version__
+        from hub.errors import DatasetExistsError
+        from hub.core.meta import ROOT_KEY
+
+        node_id = new_id()
+        meta = VersionMeta()
+        storage.set(node_meta_key(node_id), meta.tobytes())
+        root = RootDoc({DEFAULT_BRANCH: node_id}, created_by=f"hub-core {__version__}")
+        if not storage.set_if_absent(ROOT_KEY, root.tobytes()):
+            storage.delete(node_meta_key(node_id))
+            raise DatasetExistsError(
+                f"A dataset was created at {storage.url} at the same time; load it with hub.load()."
+            )
+        return cls(_State(storage, creds, node_id, meta, False, DEFAULT_BRANCH))
+
+    @classmethod
+    def _open(cls, storage: Storage, creds: Any, read_only: bool, branch: str = DEFAULT_BRANCH) -> Dataset:
+        from hub.core.meta import ROOT_KEY
+        from hub.errors import CorruptDatasetError, DatasetNotFoundError, KeyNotFoundError
+
+        try:
+            root = RootDoc.frombytes(storage.get(ROOT_KEY), f"{storage.url}/{ROOT_KEY}")
+        except KeyNotFoundError:
+            raise DatasetNotFoundError(
+                f"No hub dataset at {storage.url}. Create one with hub.empty({storage.url!r}) "
+                "or hub.dataset(path), which creates it when missing."
+            ) from None
+        if branch not in root.heads:
+            raise DatasetIndexError(f"No branch {branch!r} in {storage.url}; branches: {sorted(root.heads)}.")
+        node_id = root.heads[branch]
+        key = node_meta_key(node_id)
+        try:
+            meta = VersionMeta.frombytes(storage.get(key), f"{storage.url}/{key}")
+        except KeyNotFoundError:
+            raise CorruptDatasetError(f"{storage.url}: the metadata of branch {branch!r} ({key}) is missing.") from None
+        return cls(_State(storage, creds, node_id, meta, read_only, branch))
+
+    # ------------------------------------------------------------- properties
+    @property
+    def path(self) -> str:
+        return self._state.storage.url
+
+    @property
+    def storage(self) -> Storage:
+        return self._state.storage
+
+    @property
+    def read_only(self) -> bool:
+        return self._state.read_only
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        self._state.flush()
+        self._state.read_only = value
+
+    @property
+    def branch(self) -> str:
+        return self._state.branch
+
+    @property
+    def info(self) -> Info:
+        return Info(self._state.meta.info, self._state.info_changed)
+
+    @property
+    def meta(self) -> VersionMeta:
+        return self._state.meta
+
+    @property
+    def index(self) -> Selection | None:
+        return self._selection
+
+    def _full(self, name: str) -> str:
+        return f"{self._group}/{name}" if self._group else name
+
+    def _visible_keys(self) -> list[str]:
+        prefix = f"{self._group}/" if self._group else ""
+        return [k for k, m in self._state.meta.tensors.items() if k.startswith(prefix) and not m.hidden]
+
+    @property
+    def tensors(self) -> dict[str, Tensor]:
+        """The tensors under this dataset or group, by name relative to it."""
+        cut = len(self._group) + 1 if self._group else 0
+        return {k[cut:]: self._tensor(k) for k in self._visible_keys()}
+
+    @property
+    def groups(self) -> dict[str, Dataset]:
+        """The direct subgroups, by name."""
+        prefix = f"{self._group}/" if self._group else ""
+        names = [g[len(prefix) :] for g in self._state.meta.groups if g.startswith(prefix)]
+        return {n: Dataset(self._state, self._selection, self._full(n)) for n in names if "/" not in n}
+
+    def _tensor(self, key: str) -> Tensor:
+        return Tensor(self._state, key, self._selection)
+
+    def _length(self) -> int:
+        keys = self._visible_keys()
+        return min((self._state.meta.tensors[k].length for k in keys), default=0)
+
+    def __len__(self) -> int:
+        if self._selection is not None:
+            if self._selection.scalar:
+                return 1
+            return len(self._selection)
+        return self._length()
+
+    @property
+    def num_samples(self) -> int:
+        return len(self)
+
+    # --------------------------------------------------------------- indexing
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, str):
+            key = self._full(item)
+            if key in self._state.meta.tensors:
+                return self._tensor(key)
+            if key in self._state.meta.groups:
+                return Dataset(self._state, self._selection, key)
+            raise TensorNotFoundError(f"No tensor or group {item!r} in {self._where()}. Tensors: {list(self.tensors)}.")
+        if isinstance(item, (list, tuple)) and item and all(isinstance(i, str) for i in item):
+            raise DatasetIndexError("Select tensors one at a time: ds['images'], ds['labels'].")
+        base = self._selection if self._selection is not None else Selection.all(self._length())
+        return Dataset(self._state, base[item], self._group)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except TensorNotFoundError:
+            raise AttributeError(f"{type(self).__name__} has no attribute or tensor {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._state.meta.tensors or self._full(name) in self._state.meta.tensors:
+            raise TensorExistsError(f"Tensor {name!r} can't be assigned; append to it with ds.{name}.append(...).")
+        object.__setattr__(self, name, value)
+
+    def __iter__(self) -> Iterator[Dataset]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def _where(self) -> str:
+        return f"group {self._group!r}" if self._group else f"dataset {self.path}"
+
+    # ---------------------------------------------------------------- schema
+    def create_tensor(
+        self,
+        name: str,
+        htype: str = "generic",
+        dtype: Any = None,
+        sample_compression: str | None = None,
+        chunk_compression: str | None = None,
+        max_chunk_size: int | None = None,
+        hidden: bool = False,
+        **kwargs: Any,
+    ) -> Tensor:
+        """Add a tensor. ``htype`` sets defaults and validation; ``kwargs`` go to the tensor's info."""
+        self._state.check_writable()
+        key = self._full(name.strip("/"))
+        spec = get_htype(htype)
+        self._check_new_name(key)
+        if sample_compression is not None and chunk_compression is not None:
+            raise TensorMetaError("Choose sample_compression or chunk_compression for a tensor, not both.")
+        if spec.compression_required and sample_compression is None and chunk_compression is None:
+            raise TensorMetaError(
+                f"A {htype} tensor needs a compression: pass sample_compression='jpeg' (or 'png', ...) "
+                "to store encoded files, or chunk_compression='lz4' for raw pixels."
+            )
+        from hub.compression import get_codec
+
+        if sample_compression is not None:
+            codec = get_codec(sample_compression)
+            if codec.kind not in spec.kinds:
+                raise TensorMetaError(
+                    f"sample_compression={sample_compression!r} ({codec.kind}) doesn't fit a {htype} tensor."
+                )
+            sample_compression = codec.name
+        if chunk_compression is not None:
+            chunk_compression = get_codec(chunk_compression).name
+            if chunk_compression != "lz4":
+                raise TensorMetaError(f"chunk_compression must be 'lz4' or None, got {chunk_compression!r}.")
+        unknown = set(kwargs) - set(spec.kwargs)
+        if unknown:
+            raise TensorMetaError(
+                f"create_tensor got unexpected arguments {sorted(unknown)} for htype {htype!r}"
+                + (f"; it accepts {list(spec.kwargs)}." if spec.kwargs else ".")
+            )
+        if dtype is not None and htype in OBJECT_HTYPES:
+            raise TensorMetaError(f"A {htype} tensor stores Python objects; don't pass a dtype.")
+        try:
+            dtype_name = np.dtype(dtype).name if dtype is not None else spec.dtype
+        except TypeError:
+            raise TensorMetaError(f"{dtype!r} is not a numpy dtype.") from None
+        if max_chunk_size is not None and max_chunk_size < 1024:
+            raise TensorMetaError(f"max_chunk_size must be at least 1024 bytes, got {max_chunk_size}.")
+        info = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in spec.info.items()}
+        info.update(kwargs)
+        meta = TensorMeta(
+            id=new_id(),
+            htype=htype,
+            dtype=dtype_name if htype not in OBJECT_HTYPES else spec.dtype,
+            sample_compression=sample_compression,
+            chunk_compression=chunk_compression,
+            max_chunk_size=max_chunk_size or TensorMeta.max_chunk_size,
+            info=info,
+            hidden=hidden,
+        )
+        self._add_parent_groups(key)
+        self._state.meta.tensors[key] = meta
+        self._state.meta_dirty = True
+        self._state.autoflush()
+        return self._tensor(key)
+
+    def create_tensor_like(self, name: str, source: Tensor) -> Tensor:
+        m = source.meta
+        kwargs = {k: m.info[k] for k in get_htype(m.htype).kwargs if k in m.info}
+        return self.create_tensor(
+            name,
+            htype=m.htype,
+            dtype=None if m.htype in OBJECT_HTYPES else m.dtype,
+            sample_compression=m.sample_compression,
+            chunk_compression=m.chunk_compression,
+            max_chunk_size=m.max_chunk_size,
+            **kwargs,
+        )
+
+    def create_group(self, name: str) -> Dataset:
+        self._state.check_writable()
+        key = self._full(name.strip("/"))
+        self._check_new_name(key)
+        self._add_parent_groups(key + "/x")
+        self._state.meta_dirty = True
+        self._state.autoflush()
+        return Dataset(self._state, self._selection, key)
+
+    def _check_new_name(self, key: str) -> None:
+        if not key or any(p in ("", ".", "..") for p in key.split("/")):
+            raise TensorMetaError(f"{key!r} is not a valid tensor or group name.")
+        if key in self._state.meta.tensors or key in self._state.meta.groups:
+            raise TensorExistsError(f"A tensor or group named {key!r} already exists.")
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in self._state.meta.tensors:
+                raise TensorExistsError(f"{'/'.join(parts[:i])!r} is a tensor, so it can't hold {key!r}.")
+        if key in dir(type(self)):
+            raise TensorMetaError(f"{key!r} is the name of a Dataset attribute; choose another name.")
+
+    def _add_parent_groups(self, key: str) -> None:
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            group = "/".join(parts[:i])
+            if group not in self._state.meta.groups:
+                self._state.meta.groups.append(group)
+
+    def delete_tensor(self, name: str) -> None:
+        self._state.check_writable()
+        key = self._full(name)
+        if key not in self._state.meta.tensors:
+            raise TensorNotFoundError(f"No tensor {name!r} in {self._where()}.")
+        meta = self._state.meta.tensors.pop(key)
+        self._state.engines.pop(key, None)
+        self._state.meta_dirty = True
+        self._state.flush()
+        self._state.storage.delete_prefix(f"chunks/{meta.id}/")
+        self._state.storage.delete_prefix(f"indexes/{meta.id}/")
+
+    def delete_group(self, name: str) -> None:
+        self._state.check_writable()
+        key = self._full(name)
+        if key not in self._state.meta.groups:
+            raise TensorNotFoundError(f"No group {name!r} in {self._where()}.")
+        for tensor in [k for k in self._state.meta.tensors if k.startswith(key + "/")]:
+            Dataset(self._state).delete_tensor(tensor)
+        self._state.meta.groups = [g for g in self._state.meta.groups if g != key and not g.startswith(key + "/")]
+        self._state.meta_dirty = True
+        self._state.autoflush()
+
+    def rename_tensor(self, name: str, new_name: str) -> Tensor:
+        self._state.check_writable()
+        key, new_key = self._full(name), self._full(new_name)
+        if key not in self._state.meta.tensors:
+            raise TensorNotFoundError(f"No tensor {name!r} in {self._where()}.")
+        self._check_new_name(new_key)
+        self._add_parent_groups(new_key)
+        tensors = self._state.meta.tensors
+        self._state.meta.tensors = {(new_key if k == key else k): v for k, v in tensors.items()}
+        if key in self._state.engines:
+            self._state.engines[new_key] = self._state.engines.pop(key)
+        self._state.meta_dirty = True
+        self._state.autoflush()
+        return self._tensor(new_key)
+
+    # ---------------------------------------------------------------- writing
+    def _check_whole(self, what: str) -> None:
+        if self._selection is not None:
+            raise DatasetIndexError(f"{what} works on a whole dataset, not a view of it.")
+
+    def append(self, sample: dict[str, Any], skip_ok: bool = False) -> None:
+        """Add one sample: a value for every tensor (or some of them with ``skip_ok=True``)."""
+        self._check_whole("append")
+        self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok)
+
+    def extend(self, samples: dict[str, Any], skip_ok: bool = False) -> None:
+        """Add many samples: a sequence (or numpy batch) per tensor, all of one length."""
+        self._check_whole("extend")
+        if not isinstance(samples, dict):
+            raise DatasetIndexError("extend takes a dict mapping tensor names to sequences of samples.")
+        keys = {self._full(k): v for k, v in samples.items()}
+        missing = [k for k in keys if k not in self._state.meta.tensors]
+        if missing:
+            raise TensorNotFoundError(f"No tensors {missing} in {self._where()}; create them first.")
+        if not skip_ok:
+            absent = sorted(set(self._visible_keys()) - set(keys))
+            if absent:
+                raise TensorNotFoundError(
+                    f"No values given for tensors {absent}; give every tensor a value or pass skip_ok=True."
+                )
+        lengths = {k: len(v) for k, v in keys.items()}
+        if len(set(lengths.values())) > 1:
+            raise LengthMismatchError(f"Tensors got different numbers of samples: {lengths}.")
+        with self._state.write(list(keys)):
+            for key, values in keys.items():
+                self._state.extend_tensor(key, values)
+
+    def pop(self, index: int | None = None) -> None:
+        """Remove the sample at ``index`` (default: the last) from every tensor."""
+        self._check_whole("pop")
+        n = len(self)
+        if n == 0:
+            raise DatasetIndexError("pop from an empty dataset.")
+        index = n - 1 if index is None else index
+        if not -n <= index < n:
+            raise DatasetIndexError(f"Index {index} is out of range for {n} samples.")
+        index %= n
+        keys = [k for k in self._visible_keys() if self._state.meta.tensors[k].length > index]
+        with self._state.write(keys):
+            for key in keys:
+                self._state.engine(key).pop(index)
+
+    def flush(self) -> None:
+        """Write everything buffered to storage; the dataset on storage then holds it all."""
+        self._state.flush()
+
+    def __enter__(self) -> Dataset:
+        self._state.batch_depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._state.batch_depth -= 1
+        if self._state.batch_depth == 0:
+            self._state.flush()
+
+    # ------------------------------------------------------------ integration
+    def pytorch(self, *args: Any, **kwargs: Any) -> Any:
+        """A PyTorch DataLoader over this dataset (needs ``pip install hub-torch``)."""
+        from hub.integrations import load_integration
+
+        return load_integration("pytorch")(self, *args, **kwargs)
+
+    def tensorflow(self, *args: Any, **kwargs: Any) -> Any:
+        """A ``tf.data.Dataset`` over this dataset (needs ``pip install hub-tensorflow``)."""
+        from hub.integrations import load_integration
+
+        return load_integration("tensorflow")(self, *args, **kwargs)
+
+    # ---------------------------------------------------------------- display
+    def summary(self) -> str:
+        """Print (and return) a table of the tensors."""
+        rows = [("tensor", "htype", "shape", "dtype", "compression")]
+        for name, t in self.tensors.items():
+            shape = str(t.shape) if t.num_samples else "(0,)"
+            rows.append((name, t.htype, shape, str(t.meta.dtype), str(t.sample_compression or t.chunk_compression)))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [f"Dataset(path={self.path!r}, read_only={self.read_only}, samples={len(self)})"]
+        for i, row in enumerate(rows):
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if i == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        text = "\n".join(lines)
+        print(text)
+        return text
+
+    def __repr__(self) -> str:
+        view = f", index={self._selection!r}" if self._selection is not None else ""
+        group = f", group={self._group!r}" if self._group else ""
+        return f"Dataset(path={self.path!r}{group}{view}, tensors={list(self.tensors)})"
+
+    # --------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        self._state.flush()
+        return {
+            "url": self._state.storage.url,
+            "creds": self._state.creds,
+            "read_only": self._state.read_only,
+            "branch": self._state.branch,
+            "selection": self._selection,
+            "group": self._group,
+        }
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        from hub.storage import storage_from_url
+
+        storage = storage_from_url(d["url"], creds=d["creds"], read_only=d["read_only"])
+        opened = Dataset._open(storage, d["creds"], d["read_only"], d["branch"])
+        object.__setattr__(self, "_state", opened._state)
+        object.__setattr__(self, "_selection", d["selection"])
+        object.__setattr__(self, "_group", d["group"])

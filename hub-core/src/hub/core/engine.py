@@ -1,0 +1,438 @@
+"""The chunk engine: stores one tensor's encoded samples in chunks and reads them back.
+
+It deals in encoded samples (bytes plus shape); :mod:`hub.core.samples` turns values into
+those and back. Writes fill an open *tail* chunk in memory; a full tail is written out and
+a new one opened. Any change to a chunk other than appending to the tail writes the chunk
+under a new id (copy on write), so a published chunk is never changed except by growing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hub.core.chunk import HEADER_PROBE, ChunkBuilder, ChunkHeader, header_size, parse_header
+from hub.core.chunk_index import ChunkIndex, chunk_key
+from hub.core.meta import TensorMeta, index_key
+from hub.errors import CorruptChunkError, KeyNotFoundError
+from hub.storage import Storage
+
+__all__ = ["TensorEngine", "EncodedSample"]
+
+#: An encoded sample: its stored bytes and its shape.
+EncodedSample = tuple[bytes | memoryview, tuple[int, ...]]
+
+_HEADER_CACHE = 4096
+_CHUNK_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass
+class _Checkpoint:
+    index: ChunkIndex
+    meta: TensorMeta
+    tail_id: int | None
+    tail_samples: int
+
+
+class _ChunkCache:
+    """Whole decompressed chunks, least recently used dropped first, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[int, tuple[ChunkHeader, memoryview]] = OrderedDict()
+        self._used = 0
+
+    def get(self, cid: int) -> tuple[ChunkHeader, memoryview] | None:
+        item = self._items.get(cid)
+        if item is not None:
+            self._items.move_to_end(cid)
+        return item
+
+    def put(self, cid: int, header: ChunkHeader, body: memoryview) -> None:
+        self.drop(cid)
+        if len(body) > self.max_bytes:
+            return
+        self._items[cid] = (header, body)
+        self._used += len(body)
+        while self._used > self.max_bytes:
+            _, (_, old) = self._items.popitem(last=False)
+            self._used -= len(old)
+
+    def __contains__(self, cid: int) -> bool:
+        return cid in self._items
+
+    def drop(self, cid: int) -> None:
+        item = self._items.pop(cid, None)
+        if item is not None:
+            self._used -= len(item[1])
+
+
+class TensorEngine:
+    """Reads and writes the chunks of one tensor through a storage."""
+
+    def __init__(self, storage: Storage, meta: TensorMeta) -> None:
+        self.storage = storage
+        self.meta = meta
+        self._index: ChunkIndex | None = None
+        self._tail: ChunkBuilder | None = None
+        self._tail_id: int | None = None
+        self._tail_in_index = False  # whether the index already has an entry for the tail
+        self._tail_dirty = False
+        self._tail_bytes: tuple[ChunkHeader, memoryview] | None = None
+        self._dirty = False
+        self._garbage: set[str] = set()
+        self._headers: OrderedDict[int, tuple[ChunkHeader, bytes]] = OrderedDict()
+        self._chunks = _ChunkCache(_CHUNK_CACHE_BYTES)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def index(self) -> ChunkIndex:
+        if self._index is None:
+            if self.meta.index is None:
+                self._index = ChunkIndex()
+            else:
+                self._index = ChunkIndex.frombytes(self.storage.get(self.meta.index), self.meta.index)
+        return self._index
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty or self._tail_dirty
+
+    def _key(self, cid: int) -> str:
+        return chunk_key(self.meta.id, cid)
+
+    def checkpoint(self) -> _Checkpoint:
+        """What :meth:`rollback` restores: the state before a write that may fail half-way."""
+        tail_samples = self._tail.num_samples if self._tail is not None else 0
+        return _Checkpoint(self.index.copy(), TensorMeta.from_dict(self.meta.to_dict()), self._tail_id, tail_samples)
+
+    def rollback(self, cp: _Checkpoint) -> None:
+        """Forget every sample added since ``cp``; chunks written meanwhile become unreferenced."""
+        self._index = cp.index
+        self.meta = cp.meta
+        if self._tail is not None and self._tail_id == cp.tail_id:
+            self._tail.truncate(cp.tail_samples)
+            self._tail_bytes = None
+        else:
+            self._drop_tail()
+        self._dirty = True
+
+    def _drop_tail(self) -> None:
+        self._tail = None
+        self._tail_id = None
+        self._tail_in_index = False
+        self._tail_dirty = False
+        self._tail_bytes = None
+
+    # ---------------------------------------------------------------- writing
+    def append(self, samples: Iterable[EncodedSample]) -> None:
+        """Append encoded samples one by one."""
+        shapes = []
+        for data, shape in samples:
+            self._add(data, shape, 1)
+            shapes.append(shape)
+        self.meta.update_shape_bounds(shapes)
+
+    def append_batch(self, data: bytes | memoryview, shape: tuple[int, ...], count: int) -> None:
+        """Append ``count`` samples of one shape whose bytes lie back to back in ``data``."""
+        if count == 0:
+            return
+        view = memoryview(data).cast("B")
+        size = len(view) // count
+        while count:
+            tail = self._writable_tail(size)
+            room = self.meta.max_chunk_size - tail.nbytes
+            n = count if size == 0 else max(1, min(count, room // size))
+            self._add_to_tail(view[: n * size], shape, n)
+            view = view[n * size :]
+            count -= n
+        self.meta.update_shape_bounds([shape])
+
+    def _add(self, data: bytes | memoryview, shape: tuple[int, ...], count: int) -> None:
+        self._writable_tail(len(data))
+        self._add_to_tail(data, shape, count)
+
+    def _add_to_tail(self, data: bytes | memoryview, shape: tuple[int, ...], count: int) -> None:
+        assert self._tail is not None and self._tail_id is not None
+        self._tail.add(data, shape, count)
+        if self._tail_in_index:
+            self.index.grow_last(count)
+        else:
+            self.index.append(self._tail_id, count)
+            self._tail_in_index = True
+        self.meta.length += count
+        self._tail_dirty = True
+        self._tail_bytes = None
+        self._dirty = True
+
+    def _writable_tail(self, nbytes: int) -> ChunkBuilder:
+        tail = self._tail
+        if tail is not None and tail.num_samples and tail.nbytes + nbytes > self.meta.max_chunk_size:
+            self._write_tail()
+            self._drop_tail()
+        if self._tail is None:
+            self._open_tail(nbytes)
+        assert self._tail is not None
+        return self._tail
+
+    def _open_tail(self, nbytes: int) -> None:
+        index = self.index
+        if len(index) and self.meta.ndim is not None:
+            last = len(index) - 1
+            cid = index.chunk_id(last)
+            header, body = self._whole_chunk(cid)
+            if len(body) + nbytes <= self.meta.max_chunk_size:
+                builder = ChunkBuilder.from_chunk(header, bytes(body))
+                # A write that failed after this chunk was written may have left samples past the index's end.
+                builder.truncate(index.num_samples - index.start_of(last))
+                self._tail, self._tail_id, self._tail_in_index = builder, cid, True
+                return
+        self._tail = ChunkBuilder(self.meta.ndim or 0)
+        self._tail_id = secrets.randbits(64)
+        self._tail_in_index = False
+
+    def _write_tail(self) -> None:
+        if self._tail is not None and self._tail_id is not None and self._tail_dirty:
+            data = self._tail.tobytes(lz4=self.meta.chunk_compression == "lz4")
+            self.storage.set(self._key(self._tail_id), data)
+            self._chunks.drop(self._tail_id)
+            self._headers.pop(self._tail_id, None)
+            self._tail_dirty = False
+
+    def flush(self) -> None:
+        """Write the tail chunk and the chunk index; the caller then publishes the metadata."""
+        self._write_tail()
+        if self._dirty:
+            data = self.index.tobytes()
+            key = index_key(self.meta.id, hashlib.blake2b(data, digest_size=16).hexdigest())
+            if key != self.meta.index:
+                self.storage.set(key, data)
+                if self.meta.index is not None:
+                    self._garbage.add(self.meta.index)
+                self.meta.index = key
+            self._dirty = False
+
+    def collect_garbage(self) -> None:
+        """Delete objects no published metadata names any more (call after publishing)."""
+        for key in self._garbage:
+            self.storage.delete(key)
+        self._garbage.clear()
+
+    def update(self, position: int, sample: EncodedSample) -> None:
+        """Replace the sample at global index ``position`` (copy on write of its chunk)."""
+        self._rewrite_chunk(position, sample)
+        self.meta.update_shape_bounds([sample[1]])
+
+    def pop(self, position: int) -> None:
+        """Remove the sample at global index ``position``; later samples move down by one."""
+        self._rewrite_chunk(position, None)
+        self.meta.length -= 1
+
+    def _rewrite_chunk(self, position: int, replacement: EncodedSample | None) -> None:
+        index = self.index
+        pos = int(index.locate(np.asarray([position]))[0])
+        cid = index.chunk_id(pos)
+        header, body = self._whole_chunk(cid)
+        local = position - index.start_of(pos)
+        count = index.num_samples - index.start_of(pos) if pos == len(index) - 1 else None
+        n = header.num_samples if count is None else min(count, header.num_samples)
+        builder = ChunkBuilder(header.ndim if self.meta.ndim is None else self.meta.ndim)
+        for j in range(n):
+            if j == local:
+                if replacement is not None:
+                    builder.add(replacement[0], replacement[1])
+                continue
+            start, end = header.byte_span(j)
+            builder.add(body[start:end], header.shape(j))
+        new_id = secrets.randbits(64)
+        was_tail = cid == self._tail_id
+        if cid != self._tail_id or not self._tail_dirty:
+            self._garbage.add(self._key(cid))
+        self._chunks.drop(cid)
+        self._headers.pop(cid, None)
+        if replacement is None:
+            index.drop_sample(pos)
+            if builder.num_samples == 0:
+                if was_tail:
+                    self._drop_tail()
+                self._dirty = True
+                return
+        index.set_id(pos, new_id)
+        if was_tail:
+            self._tail, self._tail_id, self._tail_dirty, self._tail_bytes = builder, new_id, True, None
+        else:
+            self.storage.set(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+        self._dirty = True
+
+    # ---------------------------------------------------------------- reading
+    def _tail_view(self) -> tuple[ChunkHeader, memoryview]:
+        if self._tail_bytes is None:
+            assert self._tail is not None
+            data = self._tail.tobytes()
+            header = parse_header(data)
+            self._tail_bytes = (header, memoryview(data)[header.header_nbytes :])
+        return self._tail_bytes
+
+    def _whole_chunk(self, cid: int) -> tuple[ChunkHeader, memoryview]:
+        """Header and decompressed body of a chunk, fetched whole."""
+        if cid == self._tail_id and self._tail is not None:
+            return self._tail_view()
+        cached = self._chunks.get(cid)
+        if cached is not None:
+            return cached
+        return self._decode_chunk(cid, self._get(self._key(cid)))
+
+    def _decode_chunk(self, cid: int, data: bytes) -> tuple[ChunkHeader, memoryview]:
+        key = self._key(cid)
+        header = parse_header(data, key)
+        raw = memoryview(data)[header.header_nbytes :]
+        if header.lz4:
+            from hub.compression import decompress_bytes
+
+            raw = memoryview(decompress_bytes("lz4", bytes(raw)))
+        if len(raw) != header.body_nbytes:
+            raise CorruptChunkError(f"Chunk {key!r} has {len(raw)} body bytes, its header says {header.body_nbytes}.")
+        self._chunks.put(cid, header, raw)
+        return header, raw
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return self.storage.get(key)
+        except KeyNotFoundError:
+            raise CorruptChunkError(
+                f"Chunk {key!r} named by the chunk index is missing from {self.storage.url}."
+            ) from None
+
+    def _header(self, cid: int) -> tuple[ChunkHeader, bytes]:
+        """A chunk's header, and the body bytes that came with the probe, without fetching the chunk."""
+        if cid == self._tail_id and self._tail is not None:
+            header, body = self._tail_view()
+            return header, bytes(body)
+        cached = self._headers.get(cid)
+        if cached is not None:
+            self._headers.move_to_end(cid)
+            return cached
+        key = self._key(cid)
+        data = self.storage.get_range(key, 0, HEADER_PROBE)
+        size = header_size(data, key)
+        if size > len(data):
+            data = self.storage.get_range(key, 0, size + HEADER_PROBE)
+        header = parse_header(data, key)
+        item = (header, data[header.header_nbytes :])
+        self._headers[cid] = item
+        if len(self._headers) > _HEADER_CACHE:
+            self._headers.popitem(last=False)
+        return item
+
+    def read(self, positions: Sequence[int] | np.ndarray) -> list[EncodedSample]:
+        """Encoded samples at global indices ``positions``, in that order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.size == 0:
+            return []
+        index = self.index
+        entry = index.locate(positions)
+        out: list[EncodedSample | None] = [None] * len(positions)
+        order = np.argsort(entry, kind="stable")
+        bounds = np.flatnonzero(np.diff(entry[order])) + 1
+        groups = np.split(order, bounds)
+        wanted_whole = []
+        for group in groups:
+            pos = int(entry[group[0]])
+            cid = index.chunk_id(pos)
+            lz4 = self.meta.chunk_compression == "lz4"
+            if len(group) > 1 or lz4:
+                wanted_whole.append(cid)
+        self._prefetch(wanted_whole)
+        for group in groups:
+            pos = int(entry[group[0]])
+            cid = index.chunk_id(pos)
+            start = index.start_of(pos)
+            if cid in self._chunks or cid == self._tail_id or len(group) > 1:
+                header, body = self._whole_chunk(cid)
+                for g in group:
+                    local = int(positions[g]) - start
+                    s, e = header.byte_span(local)
+                    out[g] = (body[s:e], header.shape(local))
+            else:
+                g = int(group[0])
+                local = int(positions[g]) - start
+                out[g] = self._read_one(cid, local)
+        return out  # type: ignore[return-value]
+
+    def _read_one(self, cid: int, local: int) -> EncodedSample:
+        header, probe_body = self._header(cid)
+        if header.lz4:
+            header, body = self._whole_chunk(cid)
+            s, e = header.byte_span(local)
+            return body[s:e], header.shape(local)
+        s, e = header.byte_span(local)
+        if e <= len(probe_body):
+            return probe_body[s:e], header.shape(local)
+        data = self.storage.get_range(self._key(cid), header.header_nbytes + s, header.header_nbytes + e)
+        return data, header.shape(local)
+
+    def _prefetch(self, cids: list[int]) -> None:
+        missing = [c for c in dict.fromkeys(cids) if c != self._tail_id and self._chunks.get(c) is None]
+        if len(missing) > 1:
+            keys = {self._key(c): c for c in missing}
+            for key, data in self.storage.get_many(keys).items():
+                self._decode_chunk(keys[key], data)
+
+    def read_range(self, start: int, stop: int, dtype: np.dtype) -> np.ndarray | None:
+        """Samples [start, stop) as one array if they share a shape and are stored raw; else None.
+
+        Reads only the byte ranges it needs and runs no Python loop per sample.
+        """
+        if self.meta.sample_compression is not None or stop <= start:
+            return None
+        index = self.index
+        first, last = (int(p) for p in index.locate(np.asarray([start, stop - 1])))
+        pieces: list[tuple[int, int, int, int]] = []  # (cid, local start, local stop, out offset)
+        shape: tuple[int, ...] | None = None
+        for pos in range(first, last + 1):
+            cstart = index.start_of(pos)
+            lo, hi = max(start, cstart) - cstart, min(stop, int(index.entries["end"][pos])) - cstart
+            pieces.append((index.chunk_id(pos), lo, hi, max(start, cstart) - start))
+        self._prefetch([p[0] for p in pieces] if len(pieces) > 1 else [])
+        lz4 = self.meta.chunk_compression == "lz4"
+        out: np.ndarray | None = None
+        for cid, lo, hi, offset in pieces:
+            whole = lz4 or cid == self._tail_id or cid in self._chunks
+            header, body = self._whole_chunk(cid) if whole else (self._header(cid)[0], memoryview(b""))
+            span = header.uniform_span(lo, hi)
+            if span is None:
+                return None
+            s, e, sample_shape = span
+            if shape is None:
+                shape = sample_shape
+                out = np.empty((stop - start, *shape), dtype=dtype)
+            elif sample_shape != shape:
+                return None
+            assert out is not None
+            if whole:
+                raw: bytes | memoryview = body[s:e]
+            else:
+                raw = self.storage.get_range(self._key(cid), header.header_nbytes + s, header.header_nbytes + e)
+            out[offset : offset + hi - lo] = np.frombuffer(raw, dtype=dtype).reshape(hi - lo, *shape)
+        return out
+
+    def shapes(self, positions: np.ndarray) -> np.ndarray:
+        """Shapes of the samples at ``positions`` as an int64 array (n, ndim), from chunk headers only."""
+        ndim = self.meta.ndim or 0
+        out = np.zeros((len(positions), ndim), dtype=np.int64)
+        if len(positions) == 0:
+            return out
+        index = self.index
+        entry = index.locate(positions)
+        for pos in np.unique(entry):
+            mask = entry == pos
+            header, _ = self._header(index.chunk_id(int(pos)))
+            all_shapes = header.shapes()
+            out[mask] = all_shapes[positions[mask] - index.start_of(int(pos))]
+        return out
+

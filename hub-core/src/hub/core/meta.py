@@ -1,0 +1,162 @@
+"""The JSON documents of a dataset: the root document and a version node's metadata.
+
+Every document carries ``format_version`` ("MAJOR.MINOR"); a reader refuses a major version
+it does not know. See ``docs/format.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from hub.errors import CorruptDatasetError, FormatVersionError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ROOT_KEY",
+    "TensorMeta",
+    "VersionMeta",
+    "RootDoc",
+    "node_meta_key",
+    "index_key",
+    "new_id",
+    "check_format_version",
+]
+
+FORMAT_VERSION = "1.0"
+FORMAT_MAJOR = 1
+ROOT_KEY = "hub.json"
+
+
+def new_id(bits: int = 64) -> str:
+    """A random hexadecimal id (chunk, tensor and version node ids)."""
+    return f"{secrets.randbits(bits):0{bits // 4}x}"
+
+
+def node_meta_key(node_id: str) -> str:
+    return f"versions/{node_id}/meta.json"
+
+
+def index_key(tensor_id: str, digest: str) -> str:
+    return f"indexes/{tensor_id}/{digest}"
+
+
+def check_format_version(doc: dict[str, Any], what: str) -> None:
+    version = doc.get("format_version")
+    if not isinstance(version, str) or not version.split(".")[0].isdigit():
+        raise CorruptDatasetError(f"{what} has no valid format_version ({version!r}).")
+    major = int(version.split(".")[0])
+    if major != FORMAT_MAJOR:
+        raise FormatVersionError(
+            f"{what} is in hub format {version}; this hub-core reads format {FORMAT_MAJOR}.x. "
+            "Upgrade hub-core (pip install -U hub-core) to open it."
+        )
+
+
+def _load_json(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CorruptDatasetError(f"{what} is not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise CorruptDatasetError(f"{what} is not a JSON object.")
+    check_format_version(doc, what)
+    return doc
+
+
+def _dump_json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass
+class TensorMeta:
+    """Everything about one tensor except its samples: htype, dtype, codecs, length, shape bounds."""
+
+    id: str
+    htype: str = "generic"
+    dtype: str | None = None
+    sample_compression: str | None = None
+    chunk_compression: str | None = None
+    max_chunk_size: int = 16 * 2**20
+    length: int = 0
+    ndim: int | None = None
+    min_shape: list[int] | None = None
+    max_shape: list[int] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    index: str | None = None
+    hidden: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TensorMeta:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+    def update_shape_bounds(self, shapes: list[tuple[int, ...]]) -> None:
+        """Widen min/max shape to cover ``shapes`` (all of this tensor's ndim)."""
+        if not shapes:
+            return
+        lo = [min(s[d] for s in shapes) for d in range(len(shapes[0]))]
+        hi = [max(s[d] for s in shapes) for d in range(len(shapes[0]))]
+        if self.min_shape is None or self.max_shape is None:
+            self.min_shape, self.max_shape = lo, hi
+        else:
+            self.min_shape = [min(a, b) for a, b in zip(self.min_shape, lo, strict=True)]
+            self.max_shape = [max(a, b) for a, b in zip(self.max_shape, hi, strict=True)]
+
+
+@dataclass
+class VersionMeta:
+    """The metadata document of one version node: its tensors, groups and dataset info.
+
+    Replacing this one document is the commit point of every flush.
+    """
+
+    tensors: dict[str, TensorMeta] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def tobytes(self) -> bytes:
+        return _dump_json(
+            {
+                "format_version": FORMAT_VERSION,
+                "tensors": {name: meta.to_dict() for name, meta in self.tensors.items()},
+                "groups": sorted(self.groups),
+                "info": self.info,
+            }
+        )
+
+    @classmethod
+    def frombytes(cls, data: bytes, what: str) -> VersionMeta:
+        doc = _load_json(data, what)
+        try:
+            tensors = {name: TensorMeta.from_dict(m) for name, m in doc["tensors"].items()}
+            return cls(tensors, list(doc.get("groups", [])), dict(doc.get("info", {})))
+        except (KeyError, TypeError, AttributeError) as e:
+            raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None
+
+    def copy(self) -> VersionMeta:
+        return VersionMeta.frombytes(self.tobytes(), "copy")
+
+
+@dataclass
+class RootDoc:
+    """``hub.json``: marks a dataset and names the version node each branch writes to."""
+
+    heads: dict[str, str]
+    created_by: str = ""
+
+    def tobytes(self) -> bytes:
+        return _dump_json({"format_version": FORMAT_VERSION, "created_by": self.created_by, "heads": self.heads})
+
+    @classmethod
+    def frombytes(cls, data: bytes, what: str) -> RootDoc:
+        doc = _load_json(data, what)
+        heads = doc.get("heads")
+        if not isinstance(heads, dict) or not heads:
+            raise CorruptDatasetError(f"{what} names no branch heads.")
+        return cls(dict(heads), str(doc.get("created_by", "")))

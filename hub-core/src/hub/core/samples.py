@@ -1,0 +1,258 @@
+"""Turns values a user appends into encoded samples (bytes, shape), and encoded samples back into values.
+
+Also :class:`FileSample`, what ``hub.read(path)`` returns: a file read lazily, whose bytes
+are stored verbatim when its compression matches the tensor's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hub.core.htypes import OBJECT_HTYPES, get_htype
+from hub.core.meta import TensorMeta
+from hub.errors import (
+    HubError,
+    SampleDtypeError,
+    SampleShapeError,
+    UnknownCompressionError,
+)
+
+__all__ = ["FileSample", "read", "SampleEncoder", "decode_sample"]
+
+
+class FileSample:
+    """A sample backed by a file (``hub.read(path)``), read and decoded only when needed."""
+
+    def __init__(self, path: str | os.PathLike[str], verify: bool = False, compression: str | None = None) -> None:
+        from hub.compression import get_codec, sniff_compression
+
+        self.path = str(path)
+        self._buffer: bytes | None = None
+        self._array: np.ndarray | None = None
+        if not Path(self.path).is_file():
+            raise SampleFileNotFoundError(f"hub.read: no file at {self.path!r}.")
+        if compression is None:
+            with open(self.path, "rb") as f:
+                head = f.read(64)
+            compression = sniff_compression(head)
+            if compression is None:
+                raise UnknownCompressionError(
+                    f"hub.read: can't tell the format of {self.path!r} from its header; "
+                    "pass compression=... (for example 'jpeg' or 'png')."
+                )
+        self.compression = get_codec(compression).name
+        if verify:
+            from hub.compression import verify as verify_bytes
+
+            verify_bytes(self.buffer, self.compression)
+
+    @property
+    def buffer(self) -> bytes:
+        """The file's bytes, as stored."""
+        if self._buffer is None:
+            with open(self.path, "rb") as f:
+                self._buffer = f.read()
+        return self._buffer
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The decoded shape, from the file's header only."""
+        from hub.compression import get_codec
+
+        if self._array is not None:
+            return tuple(self._array.shape)
+        return tuple(get_codec(self.compression).read_shape(self.buffer))
+
+    @property
+    def array(self) -> np.ndarray:
+        """The decoded pixels (or samples)."""
+        from hub.compression import get_codec
+
+        if self._array is None:
+            self._array = get_codec(self.compression).decode(self.buffer)
+        return self._array
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"FileSample({self.path!r}, compression={self.compression!r})"
+
+
+class SampleFileNotFoundError(HubError, FileNotFoundError):
+    """``hub.read`` was given a path that is not a file."""
+
+
+def read(path: str | os.PathLike[str], verify: bool = False, compression: str | None = None) -> FileSample:
+    """A lazy sample from a file: its compression comes from the file's header.
+
+    Appending it to a tensor with the same ``sample_compression`` stores the file's bytes
+    verbatim; ``verify=True`` decodes it once now to reject corrupt files early.
+    """
+    return FileSample(path, verify=verify, compression=compression)
+
+
+def _cast(arr: np.ndarray, dtype: np.dtype, where: str, from_python: bool) -> np.ndarray:
+    if arr.dtype == dtype:
+        return arr
+    if np.can_cast(arr.dtype, dtype, "safe"):
+        return arr.astype(dtype)
+    if arr.dtype.kind == "f" and dtype.kind == "f":
+        return arr.astype(dtype)
+    if arr.dtype.kind in "biuf" and dtype.kind in "biu":
+        with np.errstate(all="ignore"):
+            converted = arr.astype(dtype)
+        if np.array_equal(converted, arr):
+            return converted
+    source = "values" if from_python else f"dtype {arr.dtype}"
+    raise SampleDtypeError(
+        f"{where}: {source} can't be stored as {dtype} without changing them. "
+        f"Convert the sample with .astype({str(dtype)!r}) (if that loss is intended) or create the tensor with a "
+        f"dtype that holds it."
+    )
+
+
+class SampleEncoder:
+    """Validates and encodes samples for one tensor, updating its meta (dtype, ndim, class names)."""
+
+    def __init__(self, name: str, meta: TensorMeta) -> None:
+        self.name = name
+        self.meta = meta
+        self.spec = get_htype(meta.htype)
+
+    def _where(self, index: int | None) -> str:
+        return f"tensor {self.name!r}" + (f", sample {index}" if index is not None else "")
+
+    def _check_shape(self, shape: tuple[int, ...], where: str) -> None:
+        spec, meta = self.spec, self.meta
+        if spec.ndims is not None and len(shape) not in spec.ndims:
+            expected = " or ".join(str(n) for n in spec.ndims)
+            raise SampleShapeError(
+                f"{where}: a {meta.htype} sample has {expected} dimensions, this one has shape {shape}."
+            )
+        if meta.ndim is not None and len(shape) != meta.ndim:
+            raise SampleShapeError(
+                f"{where}: samples of this tensor have {meta.ndim} dimensions, this one has shape {shape}."
+            )
+        if spec.last_dim is not None and shape and shape[-1] != spec.last_dim:
+            raise SampleShapeError(
+                f"{where}: a {meta.htype} sample's last dimension must be {spec.last_dim}, got shape {shape}."
+            )
+
+    def _class_ids(self, value: Any) -> Any:
+        names: list[str] = self.meta.info.setdefault("class_names", [])
+
+        def one(label: Any) -> Any:
+            if isinstance(label, str):
+                if label not in names:
+                    names.append(label)
+                return names.index(label)
+            return label
+
+        if isinstance(value, str):
+            return one(value)
+        if isinstance(value, (list, tuple)):
+            return [one(v) for v in value]
+        return value
+
+    def encode(self, value: Any, index: int | None = None) -> tuple[bytes, tuple[int, ...]]:
+        """One sample's stored bytes and shape; raises a HubError naming the tensor and sample."""
+        where = self._where(index)
+        meta = self.meta
+        if meta.htype in OBJECT_HTYPES:
+            return self._encode_object(value, where)
+        if meta.htype in ("class_label", "segment_mask"):
+            value = self._class_ids(value)
+        codec = None
+        if meta.sample_compression is not None:
+            from hub.compression import get_codec
+
+            codec = get_codec(meta.sample_compression)
+        if isinstance(value, FileSample):
+            if codec is not None and value.compression == codec.name:
+                shape = value.shape
+                self._check_shape(shape, where)
+                self._settle(shape, np.dtype(meta.dtype or "uint8"))
+                return value.buffer, shape
+            value = value.array
+        from_python = not isinstance(value, (np.ndarray, np.generic))
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as e:
+            raise SampleShapeError(f"{where}: can't make an array of {type(value).__name__}: {e}") from None
+        if arr.dtype == object or arr.dtype.kind in "USV":
+            raise SampleDtypeError(f"{where}: a {meta.htype} tensor holds numbers, got {type(value).__name__}.")
+        if meta.htype == "class_label" and arr.ndim == 0:
+            arr = arr.reshape(1)
+        dtype = np.dtype(meta.dtype) if meta.dtype is not None else arr.dtype
+        arr = _cast(arr, dtype, where, from_python)
+        shape = tuple(int(d) for d in arr.shape)
+        self._check_shape(shape, where)
+        self._settle(shape, dtype)
+        if codec is not None:
+            return codec.encode(np.ascontiguousarray(arr)), shape
+        return np.ascontiguousarray(arr).tobytes(), shape
+
+    def encode_batch(self, batch: np.ndarray) -> tuple[memoryview, tuple[int, ...], int]:
+        """A numpy batch of raw samples as one buffer: (bytes, sample shape, count); no per-sample loop."""
+        where = self._where(None)
+        dtype = np.dtype(self.meta.dtype) if self.meta.dtype is not None else batch.dtype
+        batch = _cast(batch, dtype, where, from_python=False)
+        shape = tuple(int(d) for d in batch.shape[1:])
+        if self.meta.htype == "class_label" and not shape:
+            shape = (1,)
+        self._check_shape(shape, where)
+        self._settle(shape, dtype)
+        return memoryview(np.ascontiguousarray(batch).reshape(-1).view(np.uint8)), shape, len(batch)
+
+    def _settle(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if self.meta.ndim is None:
+            self.meta.ndim = len(shape)
+        if self.meta.dtype is None:
+            self.meta.dtype = dtype.name
+
+    def _encode_object(self, value: Any, where: str) -> tuple[bytes, tuple[int, ...]]:
+        htype = self.meta.htype
+        if htype == "text":
+            if isinstance(value, np.ndarray) and value.size == 1:
+                value = value.reshape(()).item()
+            if not isinstance(value, str):
+                raise SampleDtypeError(f"{where}: a text sample is a str, got {type(value).__name__}.")
+            data = value.encode("utf-8")
+        else:
+            if htype == "list" and not isinstance(value, (list, tuple)):
+                raise SampleDtypeError(f"{where}: a list sample is a list, got {type(value).__name__}.")
+            try:
+                data = json.dumps(value, separators=(",", ":"), default=_json_default).encode("utf-8")
+            except (TypeError, ValueError) as e:
+                raise SampleDtypeError(f"{where}: not JSON-serializable: {e}") from None
+        self._settle((1,), np.dtype("uint8"))
+        return data, (1,)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
+
+
+def decode_sample(meta: TensorMeta, data: bytes | memoryview, shape: Sequence[int]) -> Any:
+    """The value of one stored sample: an array, or a Python object for text/json/list."""
+    htype = meta.htype
+    if htype == "text":
+        return bytes(data).decode("utf-8")
+    if htype in ("json", "list"):
+        return json.loads(bytes(data))
+    if meta.sample_compression is not None:
+        from hub.compression import get_codec
+
+        return get_codec(meta.sample_compression).decode(data, shape=tuple(shape), dtype=meta.dtype)
+    return np.frombuffer(data, dtype=meta.dtype or "uint8").reshape(tuple(shape))

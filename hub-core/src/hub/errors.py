@@ -1,0 +1,162 @@
+"""Every error a user of hub can cause, under one root: :class:`HubError`.
+
+Where a builtin exception fits, the hub error inherits it too, so ``except KeyError``
+and ``except hub.errors.KeyNotFoundError`` both catch a missing key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HubError",
+    "StorageError",
+    "KeyNotFoundError",
+    "InvalidKeyError",
+    "ReadOnlyError",
+    "StorageConnectionError",
+    "CredentialsError",
+    "StoragePermissionError",
+    "BucketNotFoundError",
+    "UnsupportedSchemeError",
+    "MissingDependencyError",
+    "IntegrationNotInstalledError",
+    "UnknownCompressionError",
+    "SampleCompressionError",
+    "CorruptSampleError",
+    "FormatVersionError",
+    "CorruptDatasetError",
+    "CorruptChunkError",
+    "DatasetNotFoundError",
+    "DatasetExistsError",
+    "TensorMetaError",
+    "TensorNotFoundError",
+    "TensorExistsError",
+    "SampleDtypeError",
+    "SampleShapeError",
+    "DynamicShapeError",
+    "DatasetIndexError",
+    "LengthMismatchError",
+]
+
+
+class HubError(Exception):
+    """Root of every error hub raises on account of its user's input or environment."""
+
+
+class StorageError(HubError):
+    """A storage provider could not do what was asked."""
+
+
+class KeyNotFoundError(StorageError, KeyError):
+    """A key does not exist in the storage."""
+
+    def __init__(self, key: str, where: str = "") -> None:
+        self.key = key
+        self.where = where
+        msg = f"Key {key!r} does not exist" + (f" in {where}" if where else "") + "."
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError quotes its argument; show the message as written.
+        return str(self.args[0])
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """A key is malformed or would escape the storage root."""
+
+
+class ReadOnlyError(StorageError, PermissionError):
+    """A write was attempted on storage (or a dataset) opened read-only."""
+
+
+class StorageConnectionError(StorageError, ConnectionError):
+    """The storage service could not be reached, even after retries."""
+
+
+class CredentialsError(StorageError, PermissionError):
+    """Credentials are missing or were rejected by the storage service."""
+
+
+class StoragePermissionError(StorageError, PermissionError):
+    """The credentials were accepted but do not allow the operation."""
+
+
+class BucketNotFoundError(StorageError, FileNotFoundError):
+    """The bucket named in a URL does not exist."""
+
+
+class UnsupportedSchemeError(HubError, ValueError):
+    """A URL names a scheme no storage provider is registered for."""
+
+
+class MissingDependencyError(HubError, ImportError):
+    """An optional package needed for the requested feature is not installed."""
+
+
+class IntegrationNotInstalledError(HubError, ImportError):
+    """A framework integration (hub-torch, hub-tensorflow) is not installed."""
+
+
+class UnknownCompressionError(HubError, ValueError):
+    """A compression name is not registered, or names a codec that cannot do what was asked."""
+
+
+class SampleCompressionError(HubError, ValueError):
+    """A codec cannot encode the given array (its shape or dtype does not fit the format)."""
+
+
+class CorruptSampleError(HubError, ValueError):
+    """Stored bytes are not a valid sample of the compression they claim to be."""
+
+
+class FormatVersionError(HubError):
+    """Stored data is in a format version this hub-core cannot read."""
+
+
+class CorruptDatasetError(HubError):
+    """A dataset's metadata is missing, malformed or inconsistent."""
+
+
+class CorruptChunkError(CorruptDatasetError):
+    """A chunk or chunk index is malformed or missing."""
+
+
+class DatasetNotFoundError(HubError, FileNotFoundError):
+    """No dataset exists at the given path."""
+
+
+class DatasetExistsError(HubError, FileExistsError):
+    """A dataset already exists where a new one was to be created."""
+
+
+class TensorMetaError(HubError, ValueError):
+    """A tensor's definition (htype, dtype, compression, options) is invalid."""
+
+
+class TensorNotFoundError(HubError, KeyError):
+    """A tensor or group name does not exist in the dataset."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TensorExistsError(HubError, ValueError):
+    """A tensor or group of that name already exists."""
+
+
+class SampleDtypeError(HubError, TypeError):
+    """A sample's dtype can't be stored in the tensor without changing its values."""
+
+
+class SampleShapeError(HubError, ValueError):
+    """A sample's shape does not fit its tensor's htype or dimensionality."""
+
+
+class DynamicShapeError(HubError, ValueError):
+    """Samples of different shapes can't form one array; use numpy(aslist=True)."""
+
+
+class DatasetIndexError(HubError, IndexError):
+    """An index is out of range or of an unsupported kind."""
+
+
+class LengthMismatchError(HubError, ValueError):
+    """Tensors were given different numbers of samples in one append or extend."""

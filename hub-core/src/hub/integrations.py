@@ -1,0 +1,35 @@
+"""Finds framework integrations (hub-torch, hub-tensorflow) through entry points.
+
+An integration registers a callable under the ``hub.integrations`` group; hub-core never
+imports a framework itself. ``ds.pytorch(...)`` calls ``load_integration("pytorch")(ds, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from hub.errors import IntegrationNotInstalledError
+
+__all__ = ["load_integration", "INSTALL_HINTS"]
+
+GROUP = "hub.integrations"
+
+#: The distribution that provides each integration this project ships.
+INSTALL_HINTS = {"pytorch": "hub-torch", "tensorflow": "hub-tensorflow"}
+
+
+def load_integration(name: str) -> Callable[..., Any]:
+    """The callable registered as integration ``name``; a clear ImportError if none is installed."""
+    for ep in entry_points(group=GROUP, name=name):
+        hook: Callable[..., Any] = ep.load()
+        return hook
+    dist = INSTALL_HINTS.get(name)
+    if dist is None:
+        raise IntegrationNotInstalledError(
+            f"No hub integration named {name!r} is installed (known: {', '.join(sorted(INSTALL_HINTS))})."
+        )
+    raise IntegrationNotInstalledError(
+        f"ds.{name}() needs the {dist} package, which is not installed. Install it with: pip install {dist}"
+    )

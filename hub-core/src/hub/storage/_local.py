@@ -1,0 +1,184 @@
+"""A local directory (plain path or ``file://``): every object a file, replaced atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hub.errors import InvalidKeyError, KeyNotFoundError, StorageError
+from hub.storage._base import RESERVED_PREFIX, Storage, Token
+
+__all__ = ["LocalStorage"]
+
+_LOCK_DIR = RESERVED_PREFIX + "locks"
+_TMP_PREFIX = RESERVED_PREFIX + "tmp-"
+
+
+def _token(data: bytes) -> Token:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class LocalStorage(Storage):
+    """Files under a root directory.
+
+    Writes go to a temporary file in the target's directory, are fsynced and renamed over
+    the target, so a reader or a crash sees the old value or the new, never a mix.
+    ``set_if_absent`` publishes with ``link()``, which fails if the target exists;
+    ``compare_and_swap`` holds an ``flock`` on a per-key lock file while it compares and
+    replaces. The version token is a hash of the content.
+    """
+
+    max_workers = 4
+
+    def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = True) -> None:
+        super().__init__(read_only=read_only)
+        self.root = Path(root).expanduser().absolute()
+        self.fsync = fsync
+        if self.root.exists() and not self.root.is_dir():
+            raise StorageError(f"{self.root} is a file, not a directory; give a directory path for a dataset.")
+
+    @classmethod
+    def from_url(cls, url: str, creds: Any = None, read_only: bool = False) -> LocalStorage:
+        return cls(url.removeprefix("file://"), read_only=read_only)
+
+    @property
+    def url(self) -> str:
+        return str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    # ---------------------------------------------------------------- reading
+    def _open(self, key: str) -> Any:
+        try:
+            return open(self._path(key), "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyNotFoundError(key, self.url) from None
+
+    def _get(self, key: str) -> bytes:
+        with self._open(key) as f:
+            data: bytes = f.read()
+            return data
+
+    def _get_range(self, key: str, start: int, end: int | None) -> bytes:
+        with self._open(key) as f:
+            f.seek(start)
+            data: bytes = f.read() if end is None else f.read(end - start)
+            return data
+
+    def _get_with_token(self, key: str) -> tuple[bytes, Token]:
+        data = self._get(key)
+        return data, _token(data)
+
+    def _exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def _list(self, prefix: str) -> Iterable[str]:
+        # Walk only the deepest directory the prefix names in full.
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self._path(base) if base else self.root
+        return [key for key in self._walk(start, base) if key.startswith(prefix)]
+
+    def _walk(self, directory: Path, rel: str) -> Iterator[str]:
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.name.startswith(RESERVED_PREFIX):
+                continue
+            key = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(Path(entry.path), key)
+            else:
+                yield key
+
+    # ---------------------------------------------------------------- writing
+    def _write_temp(self, key: str, data: bytes) -> tuple[Path, Path]:
+        """Write ``data`` to a fresh temporary file beside the key's path; return (temp, target)."""
+        target = self._path(key)
+        for _ in range(5):  # a concurrent delete may prune the directory we just made
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+                with open(tmp, "xb") as f:
+                    f.write(data)
+                    if self.fsync:
+                        f.flush()
+                        os.fsync(f.fileno())
+                return tmp, target
+            except FileNotFoundError:
+                continue
+            except (NotADirectoryError, FileExistsError):
+                raise InvalidKeyError(
+                    f"Key {key!r} cannot be stored in {self.url}: a part of its path is already a key."
+                ) from None
+        raise StorageError(f"Could not create the directory for {key!r} in {self.url}.")
+
+    def _publish(self, tmp: Path, target: Path, key: str) -> None:
+        try:
+            os.replace(tmp, target)
+        except IsADirectoryError:
+            tmp.unlink(missing_ok=True)
+            raise InvalidKeyError(f"Key {key!r} cannot be stored in {self.url}: other keys live under it.") from None
+
+    def _set(self, key: str, data: bytes) -> None:
+        tmp, target = self._write_temp(key, data)
+        self._publish(tmp, target, key)
+
+    def _compare_and_swap(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        tmp, target = self._write_temp(key, data)
+        try:
+            if expected is None:
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    return None
+                return _token(data)
+            with self._key_lock(key):
+                try:
+                    current = self._get(key)
+                except KeyNotFoundError:
+                    return None
+                if _token(current) != expected:
+                    return None
+                self._publish(tmp, target, key)
+                return _token(data)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        import fcntl  # POSIX only; imported here so the module loads everywhere
+
+        lock_dir = self.root / _LOCK_DIR
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha1(key.encode()).hexdigest()
+        with open(lock_dir / name, "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return
+        self._prune(path.parent)
+
+    def _prune(self, directory: Path) -> None:
+        """Remove empty directories from ``directory`` up to (not including) the root."""
+        while directory != self.root and self.root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent

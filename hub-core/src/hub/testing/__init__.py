@@ -1,0 +1,1 @@
+"""Test kits for hub and its plugins (need pytest and hypothesis)."""

