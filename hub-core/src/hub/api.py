@@ -65,8 +65,9 @@ def delete(path: PathLike, force: bool = False, creds: Any = None) -> None:
     storage.delete_prefix("")
 
 
-def copy(src: PathLike | Dataset, dest: PathLike, overwrite: bool = False, src_creds: Any = None,
-         dest_creds: Any = None) -> Dataset:
+def copy(
+    src: PathLike | Dataset, dest: PathLike, overwrite: bool = False, src_creds: Any = None, dest_creds: Any = None
+) -> Dataset:
     """Copy a dataset's stored objects to ``dest`` as they are (no decoding or re-chunking)."""
     source = src.storage if isinstance(src, Dataset) else _storage(src, src_creds, read_only=True)
     if isinstance(src, Dataset):

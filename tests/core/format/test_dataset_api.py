@@ -49,11 +49,11 @@ def test_create_append_reload(path: str) -> None:
 
 def test_exists_empty_overwrite_delete(path: str) -> None:
     assert not hub.exists(path)
-    with pytest.raises(DatasetNotFoundError, match="hub.empty"):
+    with pytest.raises(DatasetNotFoundError, match=r"hub\.empty"):
         hub.load(path)
     hub.empty(path).create_tensor("a")
     assert hub.exists(path)
-    with pytest.raises(DatasetExistsError, match="overwrite=True"):
+    with pytest.raises(DatasetExistsError, match=r"overwrite=True"):
         hub.empty(path)
     ds = hub.empty(path, overwrite=True)
     assert list(ds.tensors) == []
@@ -215,7 +215,7 @@ def test_bad_input_leaves_dataset_unchanged(path: str) -> None:
     ds.lab.append(1)
     with pytest.raises(SampleDtypeError, match="'img'"):
         ds.img.append(np.full((4, 4, 3), 0.5))
-    with pytest.raises(SampleShapeError, match="'img'.*sample 1"):
+    with pytest.raises(SampleShapeError, match=r"'img'.*sample 1"):
         ds.img.append(np.zeros((4,), dtype="uint8"))
     with pytest.raises(LengthMismatchError):
         ds.extend({"img": [np.zeros((4, 4, 3), dtype="uint8")] * 2, "lab": [1]})

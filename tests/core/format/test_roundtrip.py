@@ -36,16 +36,26 @@ def samples(draw: st.DrawFn) -> tuple[str, list[np.ndarray]]:
     shape = draw(shape_st)
     n = draw(st.integers(1, 25))
     arrays = [
-        draw(hnp.arrays(dtype, shape if fixed else draw(shape_st), elements=None if dtype != "float64" else
-                        st.floats(allow_nan=True, allow_infinity=True)))
+        draw(
+            hnp.arrays(
+                dtype,
+                shape if fixed else draw(shape_st),
+                elements=None if dtype != "float64" else st.floats(allow_nan=True, allow_infinity=True),
+            )
+        )
         for _ in range(n)
     ]
     return dtype, arrays
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=samples(), compression=COMPRESSION, chunk=st.sampled_from([1024, 4096, 2**20]), reload=st.booleans(),
-       batched=st.booleans())
+@given(
+    data=samples(),
+    compression=COMPRESSION,
+    chunk=st.sampled_from([1024, 4096, 2**20]),
+    reload=st.booleans(),
+    batched=st.booleans(),
+)
 def test_append_then_read_back(
     data: tuple[str, list[np.ndarray]], compression: str | None, chunk: int, reload: bool, batched: bool
 ) -> None:

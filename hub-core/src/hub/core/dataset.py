@@ -113,6 +113,10 @@ class _State:
 class Dataset:
     """A dataset, or a lazy view of some of its samples, or one of its groups."""
 
+    _state: _State
+    _selection: Selection | None
+    _group: str
+
     def __init__(self, state: _State, selection: Selection | None = None, group: str = "") -> None:
         object.__setattr__(self, "_state", state)
         object.__setattr__(self, "_selection", selection)
@@ -122,8 +126,8 @@ class Dataset:
     @classmethod
     def _create(cls, storage: Storage, creds: Any = None) -> Dataset:
         from hub import __version__
-        from hub.errors import DatasetExistsError
         from hub.core.meta import ROOT_KEY
+        from hub.errors import DatasetExistsError
 
         node_id = new_id()
         meta = VersionMeta()

@@ -435,4 +435,3 @@ class TensorEngine:
             all_shapes = header.shapes()
             out[mask] = all_shapes[positions[mask] - index.start_of(int(pos))]
         return out
-

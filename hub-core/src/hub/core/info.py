@@ -15,6 +15,9 @@ class Info:
     A value changed in place (``info.class_names.append(...)``) is saved with the next write or flush.
     """
 
+    _data: dict[str, Any]
+    _on_change: Callable[[], None]
+
     def __init__(self, data: dict[str, Any], on_change: Callable[[], None]) -> None:
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_on_change", on_change)

@@ -209,7 +209,8 @@ class SampleEncoder:
             shape = (1,)
         self._check_shape(shape, where)
         self._settle(shape, dtype)
-        return memoryview(np.ascontiguousarray(batch).reshape(-1).view(np.uint8)), shape, len(batch)
+        flat: Any = np.ascontiguousarray(batch).reshape(-1).view(np.uint8)
+        return memoryview(flat), shape, len(batch)
 
     def _settle(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         if self.meta.ndim is None:

@@ -33,7 +33,9 @@ class Selection:
         return len(self.items)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Selection) and self.scalar == other.scalar and np.array_equal(self.array(), other.array())
+        if not isinstance(other, Selection):
+            return False
+        return self.scalar == other.scalar and np.array_equal(self.array(), other.array())
 
     def __hash__(self) -> int:
         return hash((self.scalar, self.array().tobytes()))

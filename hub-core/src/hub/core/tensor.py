@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +103,7 @@ class Tensor:
     def shapes(self) -> np.ndarray:
         """Every selected sample's shape, an int array (n, ndim), read from chunk headers only."""
         sel = self._sel()
-        shapes = self._engine.shapes(sel.array())
+        shapes: np.ndarray = self._engine.shapes(sel.array())
         return shapes[0] if sel.scalar else shapes
 
     def __repr__(self) -> str:
@@ -156,7 +157,7 @@ class Tensor:
         return _stack(values, self.key, meta)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        arr = np.asarray(self.numpy())
+        arr: np.ndarray = np.asarray(self.numpy())
         return arr if dtype is None else arr.astype(dtype)
 
     def tobytes(self) -> bytes:
@@ -177,12 +178,12 @@ class Tensor:
     def list(self) -> Any:
         return self.text()
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> builtins.dict[str, Any]:
         """``{"value": ...}``; class labels also carry their names under ``"text"``."""
         if self.meta.htype in OBJECT_HTYPES:
             return {"value": self.text()}
         value = self.numpy(aslist=True)
-        out: dict[str, Any] = {"value": value}
+        out: builtins.dict[str, Any] = {"value": value}
         if self.meta.htype == "class_label":
             names = self.meta.info.get("class_names") or []
             if names:

@@ -349,7 +349,7 @@ class S3Storage(Storage):
                     return b""
                 raise
             data: bytes = response["Body"].read()
-            if "ContentRange" not in response:  # a server that ignores Range sends the whole object
+            if not response.get("ContentRange"):  # a server that ignores Range sends the whole object
                 data = data[start:end]
             return data
 
