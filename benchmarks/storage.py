@@ -20,9 +20,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from hub.storage import LocalStorage, S3Storage
+from hub.storage import LocalStorage, S3Storage, Storage
 
 SEED = 20240601
 BUCKET = "hub-bench"
@@ -76,16 +77,26 @@ def _baseline_client(endpoint: str) -> Any:
         read_timeout=60,
         s3={"addressing_style": "path"},
     )
-    return boto3.Session(**CREDS).client("s3", endpoint_url=endpoint, config=config)
+    session = boto3.Session(
+        aws_access_key_id=CREDS["aws_access_key_id"],
+        aws_secret_access_key=CREDS["aws_secret_access_key"],
+        region_name=CREDS["region_name"],
+    )
+    return session.client("s3", endpoint_url=endpoint, config=config)
 
 
 def _measure(
-    scenario: str, baseline: str, values: dict[str, bytes], ours: Callable[[], Any], plain: Callable[[], Any], n: int
+    scenario: str,
+    baseline: str,
+    values: dict[str, bytes],
+    ours: Callable[[], Iterable[bytes]],
+    plain: Callable[[], Iterable[bytes]],
+    repeats: int,
 ) -> Row:
-    """Medians over ``n`` rounds of ours then baseline, alternating, after one untimed warm-up of each."""
+    """Medians over ``repeats`` rounds of ours then baseline, alternating, after one untimed warm-up of each."""
     expected = sum(len(v) for v in values.values())
     times: dict[str, list[float]] = {"ours": [], "baseline": []}
-    for _ in range(n + 1):
+    for _ in range(repeats + 1):
         for name, run in (("ours", ours), ("baseline", plain)):
             started = time.perf_counter()
             got = run()
@@ -108,19 +119,33 @@ def _objects(rng: random.Random, count: int, size: int, label: str) -> dict[str,
     return {f"{label}/{i:05d}": rng.randbytes(size) for i in range(count)}
 
 
-def run(quick: bool, repeats: int) -> list[Row]:
-    rng = random.Random(SEED)
-    scale = 4 if quick else 1
-    sets = {
-        "1 MB": _objects(rng, 200 // scale, 2**20, "large"),
-        "16 KB": _objects(rng, 2000 // scale, 16 * 2**10, "small"),
-    }
-    rows: list[Row] = []
+def _get_many(store: Storage, keys: list[str]) -> Iterable[bytes]:
+    return store.get_many(keys).values()
 
+
+def _get_each(store: Storage, keys: list[str]) -> Iterable[bytes]:
+    return [store.get(key) for key in keys]
+
+
+def _boto3_loop(client: Any, keys: list[str]) -> Iterable[bytes]:
+    return [client.get_object(Bucket=BUCKET, Key=f"bench/{key}")["Body"].read() for key in keys]
+
+
+def _open_loop(paths: list[str]) -> Iterable[bytes]:
+    out = []
+    for path in paths:
+        with open(path, "rb") as f:
+            out.append(f.read())
+    return out
+
+
+def bench_s3(sets: dict[str, dict[str, bytes]], repeats: int) -> list[Row]:
+    """S3Storage.get_many against a sequential boto3 loop, on a moto server in a child process."""
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
     server = ctx.Process(target=_serve_moto, args=(ready, stop), daemon=True)
     server.start()
+    rows = []
     try:
         endpoint = f"http://127.0.0.1:{ready.get(timeout=60)}"
         client = _baseline_client(endpoint)
@@ -128,62 +153,48 @@ def run(quick: bool, repeats: int) -> list[Row]:
         store = S3Storage(f"s3://{BUCKET}/bench", creds={**CREDS, "endpoint_url": endpoint})
         for label, values in sets.items():
             with ThreadPoolExecutor(S3Storage.max_workers) as pool:
-                list(pool.map(lambda item: store.set(*item), values.items()))
+                list(pool.map(store.set, values, values.values()))
             keys = list(values)
-
-            def s3_loop(keys: list[str] = keys) -> list[bytes]:
-                return [client.get_object(Bucket=BUCKET, Key=f"bench/{k}")["Body"].read() for k in keys]
-
-            rows.append(
-                _measure(
-                    f"S3 get_many, {label}",
-                    "boto3 get_object loop",
-                    values,
-                    lambda keys=keys: store.get_many(keys).values(),
-                    s3_loop,
-                    repeats,
-                )
-            )
+            ours, plain = partial(_get_many, store, keys), partial(_boto3_loop, client, keys)
+            rows.append(_measure(f"S3 get_many, {label}", "boto3 get_object loop", values, ours, plain, repeats))
     finally:
         stop.set()
         server.join(30)
+    return rows
 
+
+def bench_local(sets: dict[str, dict[str, bytes]], repeats: int) -> list[Row]:
+    """LocalStorage.get_many and .get against open().read() on the same files."""
+    rows = []
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as root:
         local = LocalStorage(root, fsync=False)
         for label, values in sets.items():
             for key, value in values.items():
                 local.set(key, value)
             keys = list(values)
-            paths = [str(Path(root, *k.split("/"))) for k in keys]
-
-            def open_loop(paths: list[str] = paths) -> list[bytes]:
-                out = []
-                for path in paths:
-                    with open(path, "rb") as f:
-                        out.append(f.read())
-                return out
-
-            rows.append(
-                _measure(
-                    f"local get_many, {label}",
-                    "open().read() loop",
-                    values,
-                    lambda keys=keys: local.get_many(keys).values(),
-                    open_loop,
-                    repeats,
+            plain = partial(_open_loop, [str(Path(root, *key.split("/"))) for key in keys])
+            for scenario, ours in (("get_many", _get_many), ("get per key", _get_each)):
+                rows.append(
+                    _measure(
+                        f"local {scenario}, {label}",
+                        "open().read() loop",
+                        values,
+                        partial(ours, local, keys),
+                        plain,
+                        repeats,
+                    )
                 )
-            )
-            rows.append(
-                _measure(
-                    f"local get per key, {label}",
-                    "open().read() loop",
-                    values,
-                    lambda keys=keys: [local.get(k) for k in keys],
-                    open_loop,
-                    repeats,
-                )
-            )
     return rows
+
+
+def run(quick: bool, repeats: int) -> list[Row]:
+    rng = random.Random(SEED)
+    scale = 4 if quick else 1
+    sets = {
+        "1 MiB": _objects(rng, 200 // scale, 2**20, "large"),
+        "16 KiB": _objects(rng, 2000 // scale, 16 * 2**10, "small"),
+    }
+    return bench_s3(sets, repeats) + bench_local(sets, repeats)
 
 
 def machine() -> dict[str, Any]:

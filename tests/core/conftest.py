@@ -6,7 +6,7 @@ import os
 
 # No test may reach a cloud metadata service or a real cloud: pin the SDKs to local, explicit config.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-os.environ.setdefault("NO_GCE_CHECK", "True")
+os.environ["NO_GCE_CHECK"] = "true"  # google-auth honours only the lowercase value
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "testing-key"

@@ -38,8 +38,8 @@ def smooth_image(height: int, width: int, channels: int | None = 3, seed: int = 
         200 - 150 * (y / max(height - 1, 1)),
     ]
     image = np.stack(planes[: channels or 1], axis=-1) + rng.normal(0, 2, (height, width, channels or 1))
-    image = image.clip(0, 255).round().astype(np.uint8)
-    return image[:, :, 0] if channels is None else image
+    pixels: np.ndarray[Any, Any] = image.clip(0, 255).round().astype(np.uint8)
+    return pixels[:, :, 0] if channels is None else pixels
 
 
 def pil_bytes(image: Image.Image, fmt: str, **options: Any) -> bytes:
@@ -134,7 +134,8 @@ def test_a_new_codec_family_registers(monkeypatch: pytest.MonkeyPatch) -> None:
             return b"ID3" + np.asarray(array, dtype=np.int16).tobytes()
 
         def decode(self, data: Any, *, shape: Any = None, dtype: Any = None) -> np.ndarray[Any, Any]:
-            return np.frombuffer(bytes(data)[3:], dtype=np.int16).copy()
+            samples: np.ndarray[Any, Any] = np.frombuffer(bytes(data)[3:], dtype=np.int16).copy()
+            return samples
 
         def read_header(self, data: Any) -> hc.SampleHeader:
             return hc.SampleHeader(((len(data) - 3) // 2,), np.dtype(np.int16))
@@ -250,10 +251,25 @@ def test_jpeg_quality_trades_size_for_error() -> None:
     assert sizes == sorted(sizes) and errors == sorted(errors, reverse=True)
 
 
-def test_lossy_gif_of_color_images_keeps_shape() -> None:
-    for array in (smooth_image(30, 40, 3), smooth_image(30, 40, 4)):
-        decoded = hc.get_codec("gif").decode(hc.get_codec("gif").encode(array))
-        assert decoded.shape == array.shape
+def test_gif_layout_follows_content_but_the_recorded_shape_wins() -> None:
+    gif = hc.get_codec("gif")
+    gray_rgb = np.repeat(smooth_image(30, 40, None)[:, :, None], 3, axis=2)
+    encoded = gif.encode(gray_rgb)
+    assert gif.read_shape(encoded) == gif.decode(encoded).shape == (30, 40)
+    np.testing.assert_array_equal(gif.decode(encoded, shape=(30, 40, 3)), gray_rgb)
+
+    color = smooth_image(30, 40, 3)
+    encoded = gif.encode(color)
+    assert gif.decode(encoded).shape == (30, 40, 3)
+    np.testing.assert_array_equal(gif.decode(encoded, shape=(30, 40, 4))[:, :, 3], 255)
+
+    holes = smooth_image(30, 40, 4)
+    holes[:, :, 3] = 255
+    holes[:5, :5, 3] = 0
+    decoded = gif.decode(gif.encode(holes), shape=(30, 40, 4))
+    assert (decoded[:5, :5, 3] == 0).all() and (decoded[5:, 5:, 3] == 255).all()
+    with pytest.raises(CorruptSampleError):
+        gif.decode(gif.encode(holes), shape=(30, 40, 3))
 
 
 # ------------------------------------------------------------------------------------- simplejpeg and Pillow agree
@@ -291,7 +307,7 @@ def test_jpeg_without_simplejpeg(monkeypatch: pytest.MonkeyPatch, channels: int 
     monkeypatch.setattr(jpeg_module, "_simplejpeg", None)
     # Pillow decodes simplejpeg's bytes to the same pixels ...
     np.testing.assert_array_equal(codec.decode(fast_bytes), fast_pixels)
-    assert codec.read_header(fast_bytes) == (fast_pixels.shape, np.uint8)
+    assert codec.read_header(fast_bytes) == (fast_pixels.shape, np.dtype(np.uint8))
     # ... and its own encoder is as good, if not byte-identical.
     slow_bytes = codec.encode(array)
     assert hc.sniff_compression(slow_bytes) == "jpeg"
@@ -335,14 +351,14 @@ def _pil_image(mode: str) -> Image.Image:
         return im
     if mode == "P+transparency":
         im = Image.fromarray(rgb[:, :, :3]).convert("P")
-        im.info["transparency"] = 0
+        im.info["transparency"] = int(np.asarray(im)[0, 0])
         return im
     if mode == "P":
         return Image.fromarray(rgb[:, :, :3]).convert("P")
     if mode == "I;16":
         return Image.fromarray(rgb[:, :, 0].astype(np.uint16) * 257)
     if mode == "I":
-        return Image.fromarray(rgb[:, :, 0].astype(np.int32) * 70000 - 2**31 + 5)
+        return Image.fromarray((rgb[:, :, 0].astype(np.int64) * 16_000_000 - 2**31 + 5).astype(np.int32))
     if mode == "F":
         return Image.fromarray(rgb[:, :, 0].astype(np.float32) / 7)
     return Image.fromarray(rgb).convert(mode)
@@ -363,7 +379,7 @@ MODE_CASES = [
     ("bmp", "P", (10, 14, 3), np.uint8),
     ("gif", "L", (10, 14), np.uint8),
     ("gif", "P", (10, 14, 3), np.uint8),
-    ("gif", "RGBA", (10, 14, 4), np.uint8),
+    ("gif", "P+transparency", (10, 14, 4), np.uint8),
     ("tiff", "1", (10, 14), np.uint8),
     ("tiff", "CMYK", (10, 14, 3), np.uint8),
     ("tiff", "LA", (10, 14, 4), np.uint8),
@@ -445,7 +461,7 @@ def test_read_shape_matches_decode(name: str) -> None:
 
 # ---------------------------------------------------------------------------------------- what encode refuses
 
-REFUSED = [
+REFUSED: list[tuple[str, np.ndarray[Any, Any]]] = [
     ("jpeg", np.zeros((4, 4, 4), np.uint8)),
     ("jpeg", np.zeros((4, 4), np.uint16)),
     ("webp", np.zeros((4, 4), np.uint8)),
@@ -482,7 +498,9 @@ def test_encode_wraps_errors_of_the_image_library() -> None:
 
 def test_encode_accepts_non_contiguous_and_big_endian_arrays() -> None:
     array = smooth_image(20, 30)
-    np.testing.assert_array_equal(hc.get_codec("png").decode(hc.get_codec("png").encode(array[::-1, ::2])), array[::-1, ::2])
+    np.testing.assert_array_equal(
+        hc.get_codec("png").decode(hc.get_codec("png").encode(array[::-1, ::2])), array[::-1, ::2]
+    )
     wide = layout_array("I;16").astype(">u2")
     np.testing.assert_array_equal(hc.get_codec("png").decode(hc.get_codec("png").encode(wide)), wide)
 
@@ -504,8 +522,10 @@ def test_truncated_data_is_corrupt(name: str) -> None:
     for length in (0, 1, 3, 7, 16, len(valid) // 3, len(valid) // 2, len(valid) - 5, len(valid) - 1):
         with pytest.raises(CorruptSampleError, match=name):
             hc.verify(valid[:length], name)
+    # Decoding stops at the pixels: a file cut after them (in PNG's IEND, before GIF's trailer) still decodes.
+    for length in (0, 1, 3, 7, 16, len(valid) // 3, len(valid) // 2):
         with pytest.raises(CorruptSampleError, match=name):
-            hc.get_codec(name).decode(valid[:length], shape=None)
+            hc.get_codec(name).decode(valid[:length])
     for length in (0, 1, 3, 7):
         with pytest.raises(CorruptSampleError, match=name):
             hc.get_codec(name).read_shape(valid[:length])
@@ -690,7 +710,14 @@ def test_lz4_20_mb_round_trip() -> None:
 def test_lz4_corruption_is_detected() -> None:
     compressed = hc.compress_bytes("lz4", b"hello hub " * 500)
     forged_size = struct.pack("<I", 2**31 - 1) + compressed[4:]
-    cases = [compressed[:-3], compressed[:4], compressed[:2], b"", forged_size, struct.pack("<I", 5001) + compressed[4:]]
+    cases = [
+        compressed[:-3],
+        compressed[:4],
+        compressed[:2],
+        b"",
+        forged_size,
+        struct.pack("<I", 5001) + compressed[4:],
+    ]
     for bad in cases:
         with pytest.raises(CorruptSampleError, match="lz4"):
             hc.decompress_bytes("lz4", bad)

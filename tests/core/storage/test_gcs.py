@@ -337,14 +337,16 @@ def test_use_in_another_process(gcs_bucket_url: GCSBucketUrl, open_gcs: Callable
 class Rule:
     """Answer ``times`` requests matching ``method`` and ``path`` (a regex) with ``status`` and ``body``.
 
-    With ``forward``, the request reaches the emulator first and only its answer is replaced.
+    With ``forward``, the request reaches the emulator first and only its answer is replaced;
+    with ``corrupt``, the emulator's answer is passed on with its first byte flipped.
     """
 
-    status: int
+    status: int = 200
     times: int = 10**9
     method: str = ""
     path: str = ""
     forward: bool = False
+    corrupt: bool = False
     body: bytes = b""
     before_answer: Callable[[], None] | None = None
 
@@ -388,11 +390,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def do_request(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         rule = self.server.take_rule(self.command, self.path)
-        if rule is None or rule.forward:
+        if rule is None or rule.forward or rule.corrupt:
             status, headers, payload = self._forward(body)
-        if rule is not None:
-            if rule.before_answer is not None:
-                rule.before_answer()
+        if rule is not None and rule.before_answer is not None:
+            rule.before_answer()
+        if rule is not None and rule.corrupt:
+            payload = bytes([payload[0] ^ 1]) + payload[1:]
+        elif rule is not None:
             payload = rule.body or json.dumps({"error": {"code": rule.status, "message": "injected"}}).encode()
             status, headers = rule.status, [("Content-Type", "application/json")]
         self.server.record(self.command, self.path, status)
@@ -436,6 +440,7 @@ def proxy(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyPro
 
 
 UPLOAD = r"^/upload/"
+DOWNLOAD = r"^/download/"
 BUCKET_METADATA = r"^/storage/v1/b/[^/?]+(\?|$)"
 
 
@@ -469,6 +474,20 @@ def test_transient_faults_are_retried(
         proxy.rules = [Rule(status, times=2)]
         assert store.get("k") == str(status).encode()
     assert proxy.count() == 3 * (2 + 1 + 2 + 1)
+
+
+def test_corrupted_downloads_are_retried(
+    proxy: FlakyProxy, gcs_bucket_url: GCSBucketUrl, open_gcs: Callable[..., GCSStorage]
+) -> None:
+    store = open_gcs(gcs_bucket_url.url)
+    store.set("k", b"payload")
+    proxy.rules = [Rule(corrupt=True, times=2, method="GET", path=DOWNLOAD)]
+    assert store.get("k") == b"payload"
+    assert store.get_with_token("k")[0] == b"payload"
+    assert proxy.count("GET", DOWNLOAD) == 2 + 2
+    proxy.rules = [Rule(corrupt=True, method="GET", path=DOWNLOAD)]
+    with pytest.raises(StorageError, match="corrupted"):
+        store.get("k")
 
 
 def test_persistent_faults_give_up(

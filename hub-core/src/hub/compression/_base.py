@@ -108,10 +108,14 @@ class Codec(ABC):
         return f"{type(self).__name__}({options})"
 
 
-def conform(array: np.ndarray[Any, Any], codec: str, shape: Shape | None, dtype: npt.DTypeLike | None) -> Any:
+def conform(
+    array: np.ndarray[Any, Any], codec: str, shape: Shape | None, dtype: npt.DTypeLike | None
+) -> np.ndarray[Any, Any]:
     """Give a decoded image the shape and dtype its writer recorded, or raise if they disagree.
 
-    Only unit axes may differ: a sample written as HxWx1 comes back from the format as HxW.
+    Unit axes may differ (a sample written as HxWx1 comes back from the format as HxW), and so may channels where
+    the format chose its layout by content: a palette image (GIF) whose colors are all gray decodes as HxW and one
+    without transparent pixels as HxWx3. Recorded as color, gray is repeated into RGB; a missing alpha is opaque.
     """
     if dtype is not None and np.dtype(dtype) != array.dtype:
         raise CorruptSampleError(f"{codec} data decodes to dtype {array.dtype}, but {np.dtype(dtype)} was recorded.")
@@ -120,9 +124,16 @@ def conform(array: np.ndarray[Any, Any], codec: str, shape: Shape | None, dtype:
     shape = tuple(shape)
     if array.shape == shape:
         return array
-    if tuple(d for d in array.shape if d != 1) != tuple(d for d in shape if d != 1):
-        raise CorruptSampleError(f"{codec} data decodes to shape {array.shape}, but {shape} was recorded.")
-    return array.reshape(shape)
+    if tuple(d for d in array.shape if d != 1) == tuple(d for d in shape if d != 1):
+        return array.reshape(shape)
+    if len(shape) == 3 and shape[2] in (3, 4) and array.shape[:2] == shape[:2] and array.dtype == np.uint8:
+        if array.ndim == 2:
+            array = np.repeat(array[:, :, None], 3, axis=2)
+        if array.shape[2] == 3 and shape[2] == 4:
+            array = np.concatenate([array, np.full((*shape[:2], 1), 255, np.uint8)], axis=2)
+        if array.shape == shape:
+            return array
+    raise CorruptSampleError(f"{codec} data decodes to shape {array.shape}, but {shape} was recorded.")
 
 
 class ByteCodec(Codec):

@@ -164,7 +164,7 @@ class PillowCodec(Codec):
     ) -> np.ndarray[Any, Any]:
         with corrupt_sample_errors(self.name):
             array = self.decode_pixels(data)
-        return conform(array, self.name, shape, dtype)  # type: ignore[no-any-return]
+        return conform(array, self.name, shape, dtype)
 
     def read_header(self, data: BytesLike) -> SampleHeader:
         with corrupt_sample_errors(self.name, "read the header of"), self.open(data) as im:
@@ -223,6 +223,12 @@ class GifCodec(PillowCodec):
     pil_format = "GIF"
     encode_modes = ("L", "RGB", "RGBA")
     lossy = True
+
+    def verify(self, data: BytesLike) -> None:
+        """Also check for the trailer byte: decoding alone accepts a file cut after its first frame."""
+        super().verify(data)
+        if not bytes(data[-1:]) == b";":
+            raise CorruptSampleError("gif data is truncated: it does not end with the GIF trailer byte ';'.")
 
 
 class TiffCodec(PillowCodec):

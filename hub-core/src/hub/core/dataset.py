@@ -102,7 +102,8 @@ class _State:
         engine = self.engine(key)
         encoder = SampleEncoder(key, meta)
         raw = meta.sample_compression is None and meta.htype not in OBJECT_HTYPES
-        if raw and isinstance(samples, np.ndarray) and samples.dtype != object and samples.ndim >= 1:
+        small = isinstance(samples, np.ndarray) and samples[:1].nbytes <= meta.max_chunk_size
+        if raw and small and isinstance(samples, np.ndarray) and samples.dtype != object and samples.ndim >= 1:
             data, shape, count = encoder.encode_batch(samples)
             engine.append_batch(data, shape, count)
             return

@@ -19,13 +19,16 @@ import numpy as np
 from hub.core.chunk import HEADER_PROBE, ChunkBuilder, ChunkHeader, header_size, parse_header
 from hub.core.chunk_index import ChunkIndex, chunk_key
 from hub.core.meta import TensorMeta, index_key
-from hub.errors import CorruptChunkError, KeyNotFoundError
+from hub.core.tiles import TILED, TiledSample, TileManifest, assemble
+from hub.errors import CorruptChunkError, KeyNotFoundError, SampleShapeError
 from hub.storage import Storage
 
-__all__ = ["TensorEngine", "EncodedSample"]
+__all__ = ["TensorEngine", "EncodedSample", "StoredSample"]
 
 #: An encoded sample: its stored bytes and its shape.
 EncodedSample = tuple[bytes | memoryview, tuple[int, ...]]
+#: What a read returns per sample: stored bytes and shape, or a tiled sample's manifest and shape.
+StoredSample = tuple[bytes | memoryview | TileManifest, tuple[int, ...]]
 
 _HEADER_CACHE = 4096
 _CHUNK_CACHE_BYTES = 256 * 2**20
@@ -130,13 +133,71 @@ class TensorEngine:
         self._tail_bytes = None
 
     # ---------------------------------------------------------------- writing
-    def append(self, samples: Iterable[EncodedSample]) -> None:
+    def append(self, samples: Iterable[EncodedSample | TiledSample]) -> None:
         """Append encoded samples one by one."""
         shapes = []
-        for data, shape in samples:
-            self._add(data, shape, 1)
-            shapes.append(shape)
+        for sample in samples:
+            if isinstance(sample, TiledSample):
+                self._append_tiled(sample)
+                shapes.append(sample.shape)
+            else:
+                self._add(sample[0], sample[1], 1)
+                shapes.append(sample[1])
         self.meta.update_shape_bounds(shapes)
+
+    def _write_tiles(self, sample: TiledSample) -> int:
+        """Write a tiled sample's tile chunks and manifest; return the manifest's id."""
+        ids = []
+        manifest = TileManifest(sample.shape, sample.tile_shape, [])
+        lz4 = self.meta.chunk_compression == "lz4"
+        for coords, data in zip(np.ndindex(*manifest.grid), sample.tiles, strict=True):
+            box = manifest.tile_box(coords)
+            builder = ChunkBuilder(len(sample.shape))
+            builder.add(data, tuple(b.stop - b.start for b in box))
+            tile_id = secrets.randbits(64)
+            self.storage.set(self._key(tile_id), builder.tobytes(lz4=lz4))
+            ids.append(tile_id)
+        manifest.tile_ids = ids
+        manifest_id = secrets.randbits(64)
+        self.storage.set(self._key(manifest_id), manifest.tobytes())
+        return manifest_id
+
+    def _append_tiled(self, sample: TiledSample) -> None:
+        self._write_tail()
+        self._drop_tail()
+        self.index.append(self._write_tiles(sample), 1, TILED)
+        self.meta.length += 1
+        self._dirty = True
+
+    def _manifest(self, cid: int) -> TileManifest:
+        key = self._key(cid)
+        return TileManifest.frombytes(self._get(key), key)
+
+    def _is_tiled(self, pos: int) -> bool:
+        return bool(self.index.entries["flags"][pos] & TILED)
+
+    def read_tiled(self, manifest: TileManifest, subscript: tuple[object, ...], decode: object) -> np.ndarray:
+        """``sample[subscript]`` of a tiled sample, fetching and decoding only the tiles it touches."""
+        from collections.abc import Callable
+
+        assert callable(decode)
+        decode_tile: Callable[[bytes | memoryview, tuple[int, ...]], np.ndarray] = decode
+
+        def fetch(ids: list[int]) -> dict[int, np.ndarray]:
+            keys = {self._key(i): i for i in ids}
+            out = {}
+            for key, data in self.storage.get_many(keys).items():
+                header = parse_header(data, key)
+                body = memoryview(data)[header.header_nbytes :]
+                if header.lz4:
+                    from hub.compression import decompress_bytes
+
+                    body = memoryview(decompress_bytes("lz4", bytes(body)))
+                start, end = header.byte_span(0)
+                out[keys[key]] = decode_tile(body[start:end], header.shape(0))
+            return out
+
+        return assemble(manifest, subscript, fetch, np.dtype(self.meta.dtype or "uint8"))
 
     def append_batch(self, data: bytes | memoryview, shape: tuple[int, ...], count: int) -> None:
         """Append ``count`` samples of one shape whose bytes lie back to back in ``data``."""
@@ -182,7 +243,7 @@ class TensorEngine:
 
     def _open_tail(self, nbytes: int) -> None:
         index = self.index
-        if len(index) and self.meta.ndim is not None:
+        if len(index) and self.meta.ndim is not None and not self._is_tiled(len(index) - 1):
             last = len(index) - 1
             cid = index.chunk_id(last)
             header, body = self._whole_chunk(cid)
@@ -223,14 +284,58 @@ class TensorEngine:
             self.storage.delete(key)
         self._garbage.clear()
 
-    def update(self, position: int, sample: EncodedSample) -> None:
+    def update(self, position: int, sample: EncodedSample | TiledSample) -> None:
         """Replace the sample at global index ``position`` (copy on write of its chunk)."""
-        self._rewrite_chunk(position, sample)
-        self.meta.update_shape_bounds([sample[1]])
+        pos = int(self.index.locate(np.asarray([position]))[0])
+        if isinstance(sample, TiledSample) or self._is_tiled(pos):
+            self._replace_entry(pos, sample)
+        else:
+            self._rewrite_chunk(position, sample)
+        self.meta.update_shape_bounds([sample.shape if isinstance(sample, TiledSample) else sample[1]])
+
+    def _forget_tiled(self, cid: int) -> None:
+        manifest = self._manifest(cid)
+        self._garbage.update(self._key(t) for t in manifest.tile_ids)
+        self._garbage.add(self._key(cid))
+
+    def _replace_entry(self, pos: int, sample: EncodedSample | TiledSample) -> None:
+        """Replace a sample that has an index entry to itself (a tiled one), or make it one."""
+        index = self.index
+        if index.entries["end"][pos] - index.start_of(pos) != 1:
+            raise SampleShapeError(
+                "Replacing a sample that shares a chunk by one larger than the tensor's max_chunk_size is not "
+                "supported; create the tensor with a larger max_chunk_size."
+            )
+        cid = index.chunk_id(pos)
+        if self._is_tiled(pos):
+            self._forget_tiled(cid)
+        else:
+            self._garbage.add(self._key(cid))
+            self._chunks.drop(cid)
+            self._headers.pop(cid, None)
+            if cid == self._tail_id:
+                self._drop_tail()
+        if isinstance(sample, TiledSample):
+            index.set_id(pos, self._write_tiles(sample))
+            index.entries["flags"][pos] = TILED
+        else:
+            builder = ChunkBuilder(len(sample[1]))
+            builder.add(sample[0], sample[1])
+            new_id = secrets.randbits(64)
+            self.storage.set(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+            index.set_id(pos, new_id)
+            index.entries["flags"][pos] = 0
+        self._dirty = True
 
     def pop(self, position: int) -> None:
         """Remove the sample at global index ``position``; later samples move down by one."""
-        self._rewrite_chunk(position, None)
+        pos = int(self.index.locate(np.asarray([position]))[0])
+        if self._is_tiled(pos):
+            self._forget_tiled(self.index.chunk_id(pos))
+            self.index.drop_sample(pos)
+            self._dirty = True
+        else:
+            self._rewrite_chunk(position, None)
         self.meta.length -= 1
 
     def _rewrite_chunk(self, position: int, replacement: EncodedSample | None) -> None:
@@ -251,8 +356,7 @@ class TensorEngine:
             builder.add(body[start:end], header.shape(j))
         new_id = secrets.randbits(64)
         was_tail = cid == self._tail_id
-        if cid != self._tail_id or not self._tail_dirty:
-            self._garbage.add(self._key(cid))
+        self._garbage.add(self._key(cid))
         self._chunks.drop(cid)
         self._headers.pop(cid, None)
         if replacement is None:
@@ -329,30 +433,33 @@ class TensorEngine:
             self._headers.popitem(last=False)
         return item
 
-    def read(self, positions: Sequence[int] | np.ndarray) -> list[EncodedSample]:
+    def read(self, positions: Sequence[int] | np.ndarray) -> list[StoredSample]:
         """Encoded samples at global indices ``positions``, in that order."""
         positions = np.asarray(positions, dtype=np.int64)
         if positions.size == 0:
             return []
         index = self.index
         entry = index.locate(positions)
-        out: list[EncodedSample | None] = [None] * len(positions)
+        out: list[StoredSample | None] = [None] * len(positions)
         order = np.argsort(entry, kind="stable")
         bounds = np.flatnonzero(np.diff(entry[order])) + 1
         groups = np.split(order, bounds)
         wanted_whole = []
+        lz4 = self.meta.chunk_compression == "lz4"
         for group in groups:
             pos = int(entry[group[0]])
-            cid = index.chunk_id(pos)
-            lz4 = self.meta.chunk_compression == "lz4"
-            if len(group) > 1 or lz4:
-                wanted_whole.append(cid)
+            if (len(group) > 1 or lz4) and not self._is_tiled(pos):
+                wanted_whole.append(index.chunk_id(pos))
         self._prefetch(wanted_whole)
         for group in groups:
             pos = int(entry[group[0]])
             cid = index.chunk_id(pos)
             start = index.start_of(pos)
-            if cid in self._chunks or cid == self._tail_id or len(group) > 1:
+            if self._is_tiled(pos):
+                manifest = self._manifest(cid)
+                for g in group:
+                    out[g] = (manifest, manifest.shape)
+            elif cid in self._chunks or cid == self._tail_id or len(group) > 1:
                 header, body = self._whole_chunk(cid)
                 for g in group:
                     local = int(positions[g]) - start
@@ -392,6 +499,8 @@ class TensorEngine:
             return None
         index = self.index
         first, last = (int(p) for p in index.locate(np.asarray([start, stop - 1])))
+        if (index.entries["flags"][first : last + 1] & TILED).any():
+            return None
         pieces: list[tuple[int, int, int, int]] = []  # (cid, local start, local stop, out offset)
         shape: tuple[int, ...] | None = None
         for pos in range(first, last + 1):
@@ -431,6 +540,9 @@ class TensorEngine:
         entry = index.locate(positions)
         for pos in np.unique(entry):
             mask = entry == pos
+            if self._is_tiled(int(pos)):
+                out[mask] = self._manifest(index.chunk_id(int(pos))).shape
+                continue
             header, _ = self._header(index.chunk_id(int(pos)))
             all_shapes = header.shapes()
             out[mask] = all_shapes[positions[mask] - index.start_of(int(pos))]

@@ -16,6 +16,7 @@ import numpy as np
 
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.meta import TensorMeta
+from hub.core.tiles import TiledSample, choose_tile_shape, cut_tiles
 from hub.errors import (
     HubError,
     SampleDtypeError,
@@ -161,8 +162,11 @@ class SampleEncoder:
             return [one(v) for v in value]
         return value
 
-    def encode(self, value: Any, index: int | None = None) -> tuple[bytes, tuple[int, ...]]:
-        """One sample's stored bytes and shape; raises a HubError naming the tensor and sample."""
+    def encode(self, value: Any, index: int | None = None) -> tuple[bytes, tuple[int, ...]] | TiledSample:
+        """One sample's stored bytes and shape (or its tiles, if larger than a chunk).
+
+        Raises a HubError naming the tensor and sample when the value does not fit the tensor.
+        """
         where = self._where(index)
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
@@ -179,7 +183,8 @@ class SampleEncoder:
                 shape = value.shape
                 self._check_shape(shape, where)
                 self._settle(shape, np.dtype(meta.dtype or "uint8"))
-                return value.buffer, shape
+                if len(value.buffer) <= meta.max_chunk_size:
+                    return value.buffer, shape
             value = value.array
         from_python = not isinstance(value, (np.ndarray, np.generic))
         try:
@@ -195,9 +200,14 @@ class SampleEncoder:
         shape = tuple(int(d) for d in arr.shape)
         self._check_shape(shape, where)
         self._settle(shape, dtype)
-        if codec is not None:
-            return codec.encode(np.ascontiguousarray(arr)), shape
-        return np.ascontiguousarray(arr).tobytes(), shape
+        arr = np.ascontiguousarray(arr)
+        if codec is not None or arr.nbytes <= meta.max_chunk_size:
+            data = codec.encode(arr) if codec is not None else arr.tobytes()
+            if len(data) <= meta.max_chunk_size or not arr.ndim:
+                return data, shape
+        tile_shape = choose_tile_shape(shape, arr.itemsize, meta.max_chunk_size)
+        tiles = [codec.encode(t) if codec is not None else t.tobytes() for t in cut_tiles(arr, tile_shape)]
+        return TiledSample(shape, tile_shape, tiles)
 
     def encode_batch(self, batch: np.ndarray) -> tuple[memoryview, tuple[int, ...], int]:
         """A numpy batch of raw samples as one buffer: (bytes, sample shape, count); no per-sample loop."""

@@ -13,6 +13,7 @@ from hub.core.info import Info
 from hub.core.meta import TensorMeta
 from hub.core.samples import SampleEncoder, decode_sample
 from hub.core.selection import Selection
+from hub.core.tiles import TileManifest
 from hub.errors import DatasetIndexError, DynamicShapeError, LengthMismatchError
 
 if TYPE_CHECKING:
@@ -127,9 +128,22 @@ class Tensor:
     def _positions(self) -> np.ndarray:
         return self._sel().array()
 
-    def _values(self, positions: np.ndarray) -> list[Any]:
+    def _values(self, positions: np.ndarray, subscript: tuple[Any, ...] = ()) -> list[Any]:
+        """Decoded samples (``[subscript]`` of each); a tiled sample fetches only the tiles it needs."""
         meta = self.meta
-        return [decode_sample(meta, data, shape) for data, shape in self._engine.read(positions)]
+        engine = self._engine
+
+        def decode(data: bytes | memoryview, shape: tuple[int, ...]) -> Any:
+            return decode_sample(meta, data, shape)
+
+        values = []
+        for data, shape in engine.read(positions):
+            if isinstance(data, TileManifest):
+                values.append(engine.read_tiled(data, subscript, decode))
+            else:
+                value = decode(data, shape)
+                values.append(value[subscript] if subscript else value)
+        return values
 
     def numpy(self, aslist: bool = False) -> Any:
         """The selected samples as one array (or a list of arrays with ``aslist=True``)."""
@@ -147,9 +161,7 @@ class Tensor:
             batch = self._engine.read_range(span[0], span[1], np.dtype(meta.dtype))
             if batch is not None:
                 return batch[0] if sel.scalar else batch
-        values = self._values(sel.array())
-        if self._subscript:
-            values = [v[self._subscript] for v in values]
+        values = self._values(sel.array(), self._subscript)
         if sel.scalar:
             return values[0]
         if aslist:
@@ -166,6 +178,11 @@ class Tensor:
         if not sel.scalar:
             raise DatasetIndexError("tobytes() reads one sample; index it first: tensor[i].tobytes().")
         data, _ = self._engine.read(sel.array())[0]
+        if isinstance(data, TileManifest):
+            raise DatasetIndexError(
+                "This sample was larger than a chunk and is stored as tiles, so it has no single stored file; "
+                "use .numpy()."
+            )
         return bytes(data)
 
     def text(self) -> Any:

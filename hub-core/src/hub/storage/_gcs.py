@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 # First of the third-party imports: without the extra, the ImportError must name this module (see _registry).
 from google.cloud.storage import Bucket, Client
+from google.cloud.storage.exceptions import DataCorruption
 
 # isort: split
 import google.auth
@@ -72,14 +73,15 @@ def _is_transient(error: BaseException) -> bool:
     """Whether a failed request may succeed if sent again."""
     if isinstance(error, api_errors.GoogleAPICallError):
         return error.code in _RETRY_STATUS
-    # A certificate that does not verify will not verify on the next try either.
-    return isinstance(error, _UNREACHABLE) and not isinstance(error, requests.exceptions.SSLError)
+    if isinstance(error, requests.exceptions.SSLError):
+        return False  # a certificate that does not verify will not verify on the next try either
+    return isinstance(error, (*_UNREACHABLE, DataCorruption))  # DataCorruption: a download failed its checksum
 
 
 class GCSStorage(Storage):
     """Objects under an optional prefix of a GCS bucket.
 
-    Every write is a single upload, so readers see the old or the new object, never a mix.
+    Every write is one upload, published whole, so readers see the old or the new object, never a mix.
     The version token is the object's generation, and ``compare_and_swap`` is a conditional
     upload (``ifGenerationMatch``). The client is made on first use, once per process, so
     constructing a storage never touches the network. ``creds`` is ``None`` (application
@@ -140,10 +142,10 @@ class GCSStorage(Storage):
     def _gcs(self) -> Bucket:
         """This process's handle on the bucket, connecting on first use."""
         pid = os.getpid()
-        if self._bucket is not None and self._bucket_pid == pid:
-            return self._bucket
-        if self._bucket_pid != pid:
-            # A lock inherited through fork may have been held by a thread that does not exist here.
+        if self._bucket is not None:
+            if self._bucket_pid == pid:
+                return self._bucket
+            # Inherited through fork: the lock may have been held by a thread that does not exist here.
             self._bucket_lock = threading.Lock()
         with self._bucket_lock:
             if self._bucket is None or self._bucket_pid != pid:
@@ -246,6 +248,8 @@ class GCSStorage(Storage):
                 f"Could not reach GCS at {bucket.client.api_endpoint} for {what}, even after retries: {e}. "
                 f"Check the network, or {EMULATOR_HOST_ENV} if you use an emulator."
             ) from e
+        except DataCorruption as e:
+            raise StorageError(f"GCS sent corrupted data for {what}, even after retries: {e}") from e
         except api_errors.GoogleAPICallError as e:
             if _is_transient(e):
                 raise StorageConnectionError(
@@ -357,7 +361,7 @@ class GCSStorage(Storage):
     def _upload(
         self, bucket: Bucket, key: str, data: bytes, if_generation_match: int | None = None, write_id: str | None = None
     ) -> Any:
-        """Upload ``data`` as ``key`` in one request; return the new generation."""
+        """Upload ``data`` as ``key``, published whole or not at all; return the new generation."""
         blob = bucket.blob(self._name(key))
         if write_id is not None:
             blob.metadata = {_WRITE_ID: write_id}
