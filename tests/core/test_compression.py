@@ -85,7 +85,7 @@ def test_aliases_canonicalize(alias: str, canonical: str) -> None:
     assert hc.get_codec(alias) is hc.get_codec(canonical)
 
 
-@pytest.mark.parametrize("name", ["jpegg", "", "mp3", "none", 3, None])
+@pytest.mark.parametrize("name", ["jpegg", "", "zip", "none", 3, None])
 def test_unknown_names_list_the_valid_ones(name: Any) -> None:
     with pytest.raises(UnknownCompressionError) as info:
         hc.get_codec(name)
@@ -125,8 +125,8 @@ def test_a_new_codec_family_registers(monkeypatch: pytest.MonkeyPatch) -> None:
 
     @hc.register_codec
     class FakeMp3(hc.Codec):
-        name = "mp3"
-        aliases = ("mpeg3",)
+        name = "fakemp3"
+        aliases = ("fake-mpeg3",)
         kind = "audio"
         lossy = True
 
@@ -140,17 +140,16 @@ def test_a_new_codec_family_registers(monkeypatch: pytest.MonkeyPatch) -> None:
         def read_header(self, data: Any) -> hc.SampleHeader:
             return hc.SampleHeader(((len(data) - 3) // 2,), np.dtype(np.int16))
 
-    codec = hc.get_codec("MPEG3")
+    codec = hc.get_codec("Fake-MPEG3")
     assert isinstance(codec, FakeMp3)
-    assert hc.registered_compressions("audio") == ("mp3",)
-    assert "mp3" in hc.registered_compressions()
+    assert "fakemp3" in hc.registered_compressions("audio")
+    assert "fakemp3" in hc.registered_compressions() and "fakemp3" not in hc.COMPRESSIONS
     encoded = codec.encode([1, 2, 3])
-    assert hc.sniff_compression(encoded) == "mp3"
     assert codec.read_shape(encoded) == codec.decode(encoded).shape == (3,)
     with pytest.raises(ValueError, match="already registered"):
         hc.register_codec(FakeMp3)
     with pytest.raises(UnknownCompressionError, match="lz4"):
-        hc.compress_bytes("mp3", b"abc")
+        hc.compress_bytes("fakemp3", b"abc")
 
 
 # ------------------------------------------------------------------------------------------ lossless round trips
@@ -386,7 +385,6 @@ MODE_CASES = [
     ("tiff", "I;16", (10, 14), np.uint16),
     ("tiff", "I", (10, 14), np.int32),
     ("tiff", "F", (10, 14), np.float32),
-    ("tiff", "YCbCr", (10, 14, 3), np.uint8),
     ("webp", "RGB", (10, 14, 3), np.uint8),
     ("webp", "RGBA", (10, 14, 4), np.uint8),
     ("jpeg", "L", (10, 14), np.uint8),

@@ -80,6 +80,15 @@ def test_prefixes_are_isolated(s3_bucket_url: S3BucketUrl) -> None:
     assert b.url == f"{bucket}/one-two" and whole.url == bucket
 
 
+def test_list_skips_folder_markers_and_reserved_keys(s3_bucket_url: S3BucketUrl) -> None:
+    bucket, prefix = s3_bucket_url.url.removeprefix("s3://").split("/", 1)
+    client = boto3.client("s3", endpoint_url=s3_bucket_url.creds["endpoint_url"])
+    for key in (f"{prefix}/", f"{prefix}/folder/", f"{prefix}/folder/.hub-tmp-1", f"{prefix}/folder/real"):
+        client.put_object(Bucket=bucket, Key=key, Body=b"")
+    store = S3Storage(s3_bucket_url.url, creds=s3_bucket_url.creds)
+    assert store.list() == ["folder/real"]
+
+
 def test_explicit_creds_with_endpoint_and_region_alias(s3_bucket_url: S3BucketUrl) -> None:
     creds = {
         "endpoint_url": s3_bucket_url.creds["endpoint_url"],
@@ -162,7 +171,7 @@ def test_missing_bucket(s3_server: str, op: str) -> None:
     assert not isinstance(info.value, KeyError)
 
 
-def test_missing_key_after_bucket_is_known(s3_bucket_url: S3BucketUrl) -> None:
+def test_bucket_deleted_after_the_first_check(s3_bucket_url: S3BucketUrl) -> None:
     store = S3Storage(s3_bucket_url.url, creds=s3_bucket_url.creds)
     assert not store.exists("a")
     bucket = s3_bucket_url.url.removeprefix("s3://").split("/")[0]
@@ -301,6 +310,7 @@ def test_pickled_store_in_spawned_process(s3_bucket_url: S3BucketUrl) -> None:
     store.set("from-parent", b"parent")
     payload = pickle.dumps(store)
     assert b"botocore" not in payload and b"boto3" not in payload
+    assert store.__reduce__()[1] == (s3_bucket_url.url, s3_bucket_url.creds, False)
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     child = ctx.Process(target=_use_in_child, args=(payload, results))
@@ -338,7 +348,8 @@ class FaultyProxy:
 
     Actions: ``forward``; ``503`` (answer SlowDown without forwarding); ``drop`` (close the
     connection without forwarding); ``forward_then_drop`` (the server acts, the answer is
-    lost); ``truncate`` (forward, then send only half the body).
+    lost); ``truncate`` (forward, then send only half the body); ``ignore_range`` (forward
+    without the Range header, like a server that does not support ranges).
     """
 
     def __init__(self, upstream: str) -> None:
@@ -400,7 +411,7 @@ class FaultyProxy:
                     if self.command != "HEAD":
                         self.wfile.write(reply)
                     return
-                status, reason, headers, data = self._forward(body)
+                status, reason, headers, data = self._forward(body, keep_range=action != "ignore_range")
                 if action == "forward_then_drop":
                     self.close_connection = True
                     return
@@ -417,8 +428,8 @@ class FaultyProxy:
 
             do_HEAD = do_PUT = do_POST = do_DELETE = do_GET
 
-            def _forward(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
-                skip = ("connection", "keep-alive", "expect", "proxy-connection")
+            def _forward(self, body: bytes, keep_range: bool) -> tuple[int, str, list[tuple[str, str]], bytes]:
+                skip = ("connection", "keep-alive", "expect", "proxy-connection") + (() if keep_range else ("range",))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                 upstream = http.client.HTTPConnection(*proxy.upstream, timeout=30)
                 try:
@@ -474,6 +485,14 @@ def test_dropped_connections_and_torn_bodies_are_retried(proxied: S3Storage, pro
     proxy.fail(1, "truncate")
     assert proxied.get_range("k", 1000, 150_000) == data[1000:150_000]
     assert proxy.requests("GET", "truncate") == 3
+
+
+def test_server_that_ignores_ranges(proxied: S3Storage, proxy: FaultyProxy) -> None:
+    proxied.set("k", b"0123456789")
+    proxy.fail(2, "ignore_range")
+    assert proxied.get_range("k", 2, 5) == b"234"
+    assert proxied.get_range("k", 7) == b"789"
+    assert proxy.requests("GET", "ignore_range") == 2
 
 
 def test_faults_that_persist_end_in_connection_error(proxied: S3Storage, proxy: FaultyProxy) -> None:

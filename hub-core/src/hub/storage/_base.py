@@ -80,6 +80,11 @@ class Storage(ABC):
         self._pool_lock = threading.Lock()
 
     # ----------------------------------------------------------------- identity
+    @classmethod
+    def from_url(cls, url: str, creds: Any = None, read_only: bool = False) -> Storage:
+        """Open the storage a URL of this provider's scheme names (used by ``storage_from_url``)."""
+        raise NotImplementedError(f"{cls.__name__} can't be opened from a URL")
+
     @property
     @abstractmethod
     def url(self) -> str:
@@ -172,7 +177,10 @@ class Storage(ABC):
             raise ReadOnlyError(f"{self.url} was opened read-only; open it with read_only=False to write.")
 
     def _executor(self) -> ThreadPoolExecutor:
-        # A pool inherited through fork has no threads behind it: make a new one per process.
+        # A pool inherited through fork has no threads behind it, and its lock may have been held
+        # by a thread that no longer exists: a forked child starts with a new lock and a new pool.
+        if self._pool_pid != os.getpid():
+            self._pool_lock = threading.Lock()
         with self._pool_lock:
             if self._pool is None or self._pool_pid != os.getpid():
                 self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="hub-io")

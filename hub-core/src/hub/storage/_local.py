@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import InvalidKeyError, KeyNotFoundError, StorageError
-from hub.storage._base import RESERVED_PREFIX, Storage, Token
+from hub.storage._base import RESERVED_PREFIX, Storage, Token, check_key
 
 __all__ = ["LocalStorage"]
 
@@ -54,6 +54,10 @@ class LocalStorage(Storage):
         return self.root.joinpath(*key.split("/"))
 
     # ---------------------------------------------------------------- reading
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """Values of many keys, read one after another: a local read costs less than a thread hand-off."""
+        return {key: self._get(check_key(key)) for key in dict.fromkeys(keys)}
+
     def _open(self, key: str) -> Any:
         try:
             return open(self._path(key), "rb")

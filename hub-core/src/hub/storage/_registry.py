@@ -72,5 +72,4 @@ def storage_from_url(url: str, creds: Any = None, read_only: bool = False) -> St
     """Open the storage a URL names: ``mem://``, ``s3://``, ``gcs://``, ``gcp://``, ``file://`` or a path."""
     url = str(url)
     cls = _load(_scheme_of(url), url)
-    storage: Storage = cls.from_url(url, creds=creds, read_only=read_only)  # type: ignore[attr-defined]
-    return storage
+    return cls.from_url(url, creds=creds, read_only=read_only)
