@@ -180,9 +180,15 @@ class SampleEncoder:
             codec = get_codec(meta.sample_compression)
         if isinstance(value, FileSample):
             if codec is not None and value.compression == codec.name:
-                shape = value.shape
+                header = codec.read_header(value.buffer)
+                shape = tuple(header.shape)
                 self._check_shape(shape, where)
-                self._settle(shape, np.dtype(meta.dtype or "uint8"))
+                stored = np.dtype(header.dtype)
+                if meta.dtype is not None and np.dtype(meta.dtype) != stored:
+                    raise SampleDtypeError(
+                        f"{where}: {value.path!r} holds {stored} pixels, but the tensor stores {meta.dtype}."
+                    )
+                self._settle(shape, stored)
                 if len(value.buffer) <= meta.max_chunk_size:
                     return value.buffer, shape
             value = value.array

@@ -1,0 +1,73 @@
+"""What the benchmarks share: a description of the machine, and virtualenvs that hold the peers we compare with."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PeerInstallError", "machine", "peer_python"]
+
+#: Where peer virtualenvs live; ignored by git.
+VENVS = Path(__file__).resolve().parent / ".venvs"
+
+
+class PeerInstallError(Exception):
+    """A peer's virtualenv could not be made; the message says why."""
+
+
+def _first_line(path: str, prefix: str) -> str:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """CPUs, memory, CPU model, Python, OS, date and load: what a reader needs to weigh the numbers."""
+    free = shutil.which("free")
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "memory": _first_line("/proc/meminfo", "MemTotal"),
+        "free -g": subprocess.run([free, "-g"], capture_output=True, text=True).stdout.strip() if free else "",
+        "cpu": _first_line("/proc/cpuinfo", "model name"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def peer_python(name: str, requirements: Sequence[str]) -> Path:
+    """The interpreter of ``.venvs/<name>``, a virtualenv holding ``requirements``, made on first use.
+
+    A virtualenv made for other requirements is made anew. Raises :class:`PeerInstallError` if pip fails.
+    """
+    venv = VENVS / name
+    python = venv / "bin" / "python"
+    marker = venv / "requirements.txt"
+    wanted = "\n".join(requirements) + "\n"
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        return python
+    shutil.rmtree(venv, ignore_errors=True)
+    steps = [
+        [sys.executable, "-m", "venv", str(venv)],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")] or ["(no message)"]
+            raise PeerInstallError(f"{' '.join(step[2:5])} failed: {errors[-1]}")
+    marker.write_text(wanted)
+    return python
