@@ -62,27 +62,12 @@ def _checksum(arrays: Iterable[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def _timed(operation: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    value = operation()
-    return time.perf_counter() - started, value
-
-
-def _status_kib(field_name: str) -> int:
+def _status_kib(name: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith(field_name + ":"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1])
-    raise RuntimeError(f"no {field_name} in /proc/self/status")
-
-
-def _timed_with_peak_memory(operation: Callable[[], Any]) -> tuple[float, Any, int]:
-    """Like :func:`_timed`, plus how far the resident set's peak rose above its size at the start, in bytes."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets VmHWM, the peak resident set, to the current resident set
-    before = _status_kib("VmRSS")
-    seconds, value = _timed(operation)
-    return seconds, value, (_status_kib("VmHWM") - before) * 1024
+    raise RuntimeError(f"no {name} in /proc/self/status")
 
 
 def _fresh(path: str) -> Path:
@@ -100,33 +85,67 @@ def _paths(task: Task) -> list[str]:
     return Path(task["file_list"]).read_text().splitlines()
 
 
-class HubApi:
+class Runner:
+    """Runs the operations of one task; subclasses implement them for one system."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def _prefault(self) -> None:
+        """Touch the task's ``prefault`` bytes of fresh memory and free them, so the operation finds memory ready.
+
+        On a virtual machine whose memory the host provides lazily (and takes back soon after the guest frees it),
+        touching a page for the first time costs several times copying it: about 2 s per GiB where these benchmarks
+        were written. Without this, a write's time would depend on what ran just before it.
+        """
+        np.ones(self.task["prefault"], dtype=np.uint8)
+
+    def timed(self, operation: Callable[[], Any]) -> tuple[float, Any]:
+        self._prefault()
+        started = time.perf_counter()
+        value = operation()
+        return time.perf_counter() - started, value
+
+    def timed_with_peak_memory(self, operation: Callable[[], Any]) -> tuple[float, Any, int]:
+        """Like :meth:`timed`, plus how far the peak resident set rose above the resident set at the start."""
+        self._prefault()
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set, to the current resident set
+        before = _status_kib("VmRSS")
+        started = time.perf_counter()
+        value = operation()
+        seconds = time.perf_counter() - started
+        return seconds, value, (_status_kib("VmHWM") - before) * 1024
+
+
+class HubApi(Runner):
     """hub through its Hub 2.x API: ours and hub 2.8.5 run the very same calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, task: Task) -> None:
+        super().__init__(task)
         import hub
 
         self.hub = hub
 
-    def write_raw(self, task: Task) -> Result:
-        batch = np.load(task["source"])
-        ds = self.hub.empty(str(_fresh(task["dest"])))
+    def write_raw(self) -> Result:
+        batch = np.load(self.task["source"])
+        ds = self.hub.empty(str(_fresh(self.task["dest"])))
         ds.create_tensor("images", dtype="uint8", sample_compression=None, chunk_compression=None)
 
         def write() -> None:
             ds.images.extend(batch)
             ds.flush()
 
-        return Result(_timed(write)[0])
+        return Result(self.timed(write)[0])
 
-    def read_raw(self, task: Task) -> Result:
-        ds = self.hub.load(task["dest"])
-        seconds, arr = _timed(lambda: ds.images[task["start"] : task["stop"]].numpy())
+    def read_raw(self) -> Result:
+        ds = self.hub.load(self.task["dest"])
+        seconds, arr = self.timed(lambda: ds.images[self.task["start"] : self.task["stop"]].numpy())
         return Result(seconds, _checksum([arr]))
 
-    def write_jpeg(self, task: Task) -> Result:
-        paths = _paths(task)
-        ds = self.hub.empty(str(_fresh(task["dest"])))
+    def write_jpeg(self) -> Result:
+        paths = _paths(self.task)
+        ds = self.hub.empty(str(_fresh(self.task["dest"])))
         ds.create_tensor("images", htype="image", sample_compression="jpeg")
 
         def write() -> None:
@@ -134,101 +153,99 @@ class HubApi:
                 for path in paths:
                     ds.images.append(self.hub.read(path))
 
-        return Result(_timed(write)[0])
+        return Result(self.timed(write)[0])
 
-    def read_random(self, task: Task) -> Result:
-        ds = self.hub.load(task["dest"])
-        seconds, arrays = _timed(lambda: [ds.images[i].numpy() for i in task["indices"]])
+    def read_random(self) -> Result:
+        ds = self.hub.load(self.task["dest"])
+        seconds, arrays = self.timed(lambda: [ds.images[i].numpy() for i in self.task["indices"]])
         return Result(seconds, _checksum(arrays))
 
-    def write_labels(self, task: Task) -> Result:
-        labels = np.load(task["source"])
-        ds = self.hub.empty(str(_fresh(task["dest"])))
+    def write_labels(self) -> Result:
+        labels = np.load(self.task["source"])
+        ds = self.hub.empty(str(_fresh(self.task["dest"])))
         ds.create_tensor("labels", htype="class_label")
 
         def write() -> None:
             ds.labels.extend(labels)
             ds.flush()
 
-        return Result(_timed(write)[0])
+        return Result(self.timed(write)[0])
 
-    def read_labels(self, task: Task) -> Result:
-        ds = self.hub.load(task["dest"])
-        seconds, arr = _timed(lambda: ds.labels.numpy())
+    def read_labels(self) -> Result:
+        ds = self.hub.load(self.task["dest"])
+        seconds, arr = self.timed(lambda: ds.labels.numpy())
         return Result(seconds, _checksum([arr]))
 
-    def open(self, task: Task) -> Result:
-        seconds, length, memory = _timed_with_peak_memory(lambda: len(self.hub.load(task["dest"])))
+    def open(self) -> Result:
+        seconds, length, memory = self.timed_with_peak_memory(lambda: len(self.hub.load(self.task["dest"])))
         return Result(seconds, str(length), memory)
 
 
-class Zarr:
+class Zarr(Runner):
     """zarr 3: one group per dataset, one uncompressed array per tensor, chunks of about 16 MiB."""
 
     CHUNK_BYTES = 16 * 2**20
 
-    def __init__(self) -> None:
+    def __init__(self, task: Task) -> None:
+        super().__init__(task)
         import zarr
 
         self.zarr = zarr
 
-    def _create(self, dest: str, name: str, like: np.ndarray) -> Any:
-        root = self.zarr.open_group(str(_fresh(dest)), mode="w")
-        per_sample = like[:1].nbytes or 1
-        chunks = (max(1, self.CHUNK_BYTES // per_sample), *like.shape[1:])
-        return root.create_array(name, shape=like.shape, chunks=chunks, dtype=like.dtype, compressors=None)
-
-    def _write(self, task: Task, name: str) -> Result:
-        data = np.load(task["source"])
-        arr = self._create(task["dest"], name, data)
+    def _write(self, name: str) -> Result:
+        data = np.load(self.task["source"])
+        root = self.zarr.open_group(str(_fresh(self.task["dest"])), mode="w")
+        chunks = (max(1, self.CHUNK_BYTES // (data[:1].nbytes or 1)), *data.shape[1:])
+        arr = root.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype, compressors=None)
 
         def write() -> None:
             arr[:] = data
 
-        return Result(_timed(write)[0])
+        return Result(self.timed(write)[0])
 
-    def write_raw(self, task: Task) -> Result:
-        return self._write(task, "images")
+    def write_raw(self) -> Result:
+        return self._write("images")
 
-    def write_labels(self, task: Task) -> Result:
-        return self._write(task, "labels")
+    def write_labels(self) -> Result:
+        return self._write("labels")
 
-    def read_raw(self, task: Task) -> Result:
-        arr = self.zarr.open_group(task["dest"], mode="r")["images"]
-        seconds, out = _timed(lambda: arr[task["start"] : task["stop"]])
+    def _read(self, name: str, start: int | None = None, stop: int | None = None) -> Result:
+        arr = self.zarr.open_group(self.task["dest"], mode="r")[name]
+        seconds, out = self.timed(lambda: arr[start:stop])
         return Result(seconds, _checksum([out]))
 
-    def read_labels(self, task: Task) -> Result:
-        arr = self.zarr.open_group(task["dest"], mode="r")["labels"]
-        seconds, out = _timed(lambda: arr[:])
-        return Result(seconds, _checksum([out]))
+    def read_raw(self) -> Result:
+        return self._read("images", self.task["start"], self.task["stop"])
 
-    def open(self, task: Task) -> Result:
+    def read_labels(self) -> Result:
+        return self._read("labels")
+
+    def open(self) -> Result:
         def open_and_count() -> int:
-            length: int = self.zarr.open_group(task["dest"], mode="r")["labels"].shape[0]
+            length: int = self.zarr.open_group(self.task["dest"], mode="r")["labels"].shape[0]
             return length
 
-        seconds, length, memory = _timed_with_peak_memory(open_and_count)
+        seconds, length, memory = self.timed_with_peak_memory(open_and_count)
         return Result(seconds, str(length), memory)
 
 
-class Baseline:
+class Baseline(Runner):
     """The plainest code that does each job: numpy's .npy files, file copies, a decoder on bytes in memory."""
 
-    def write_raw(self, task: Task) -> Result:
-        batch = np.load(task["source"])
-        dest = _fresh(task["dest"])
-        return Result(_timed(lambda: np.save(dest, batch))[0])
+    def write_raw(self) -> Result:
+        batch = np.load(self.task["source"])
+        dest = _fresh(self.task["dest"])
+        return Result(self.timed(lambda: np.save(dest, batch))[0])
 
-    def read_raw(self, task: Task) -> Result:
-        seconds, arr = _timed(lambda: np.load(task["source"]))
+    def read_raw(self) -> Result:
+        seconds, arr = self.timed(lambda: np.load(self.task["source"]))
         return Result(seconds, _checksum([arr]))
 
     read_labels = read_raw
 
-    def write_jpeg(self, task: Task) -> Result:
-        paths = _paths(task)
-        dest = _fresh(task["dest"])
+    def write_jpeg(self) -> Result:
+        paths = _paths(self.task)
+        dest = _fresh(self.task["dest"])
         dest.mkdir()
         targets = [str(dest / os.path.basename(p)) for p in paths]
 
@@ -236,26 +253,25 @@ class Baseline:
             for source, target in zip(paths, targets, strict=True):
                 shutil.copyfile(source, target)
 
-        return Result(_timed(copy)[0])
+        return Result(self.timed(copy)[0])
 
-    def read_random(self, task: Task) -> Result:
+    def read_random(self) -> Result:
         import simplejpeg
 
-        paths = _paths(task)
-        blobs = [Path(paths[i]).read_bytes() for i in task["indices"]]
-        seconds, arrays = _timed(lambda: [simplejpeg.decode_jpeg(blob) for blob in blobs])
+        paths = _paths(self.task)
+        blobs = [Path(paths[i]).read_bytes() for i in self.task["indices"]]
+        seconds, arrays = self.timed(lambda: [simplejpeg.decode_jpeg(blob) for blob in blobs])
         return Result(seconds, _checksum(arrays))
 
 
-SYSTEMS: dict[str, Callable[[], Any]] = {"hub": HubApi, "zarr": Zarr, "baseline": Baseline}
+RUNNERS: dict[str, type[Runner]] = {"hub": HubApi, "zarr": Zarr, "baseline": Baseline}
 
 
 def main(argv: list[str]) -> int:
     task: Task = json.loads(Path(argv[1]).read_text())
     attempts: list[str] = []
     _refuse_network(attempts)
-    system = SYSTEMS[task["api"]]()
-    result: Result = getattr(system, task["op"])(task)
+    result: Result = getattr(RUNNERS[task["api"]](task), task["op"])()
     result.network = attempts
     Path(task["result"]).write_text(json.dumps(asdict(result)))
     return 0

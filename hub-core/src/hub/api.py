@@ -7,7 +7,13 @@ from typing import Any
 
 from hub.core.dataset import Dataset
 from hub.core.meta import ROOT_KEY
-from hub.errors import DatasetExistsError, DatasetNotFoundError, ReadOnlyError
+from hub.errors import (
+    CorruptDatasetError,
+    DatasetExistsError,
+    DatasetNotFoundError,
+    FormatVersionError,
+    ReadOnlyError,
+)
 from hub.storage import Storage, storage_from_url
 
 __all__ = ["empty", "load", "dataset", "exists", "delete", "rename", "like", "copy", "deepcopy"]
@@ -33,14 +39,38 @@ def empty(path: PathLike, overwrite: bool = False, creds: Any = None) -> Dataset
                 f"A dataset already exists at {storage.url}. Open it with hub.load(), "
                 "or pass overwrite=True to replace it."
             )
+        _check_no_writer(storage, creds)
+        storage.delete(ROOT_KEY)
         storage.delete_prefix("")
     return Dataset._create(storage, creds)
 
 
-def load(path: PathLike, read_only: bool | None = None, creds: Any = None) -> Dataset:
-    """Open the dataset at ``path`` (read-only if ``read_only=True``)."""
-    storage = _storage(path, creds, read_only=bool(read_only))
-    return Dataset._open(storage, creds, bool(read_only))
+def _check_no_writer(storage: Storage, creds: Any) -> None:
+    """Raise LockedError if another writer works on the dataset's default branch."""
+    try:
+        Dataset._open(storage, creds, read_only=False).close()
+    except (CorruptDatasetError, FormatVersionError):
+        pass  # nothing readable to protect: replacing it is what the caller wants
+
+
+def _split_version(path: PathLike, version: str | None) -> tuple[str, str | None]:
+    text = os.fspath(path)
+    head, sep, tail = text.rpartition("@")
+    if sep and tail and "/" not in tail and version is None:
+        return head, tail
+    return text, version
+
+
+def load(path: PathLike, read_only: bool | None = None, creds: Any = None, version: str | None = None) -> Dataset:
+    """Open the dataset at ``path`` (read-only if ``read_only=True``).
+
+    ``version`` (or ``path@version``) picks a branch, tag or commit; the default is ``main``.
+    Opening a branch for writing takes its writer lock: if another writer holds it,
+    :class:`~hub.errors.LockedError` names it (open with ``read_only=True`` to read instead).
+    """
+    text, version = _split_version(path, version)
+    storage = _storage(text, creds, read_only=bool(read_only))
+    return Dataset._open(storage, creds, bool(read_only), version)
 
 
 def dataset(path: PathLike, read_only: bool | None = None, overwrite: bool = False, creds: Any = None) -> Dataset:
@@ -60,6 +90,8 @@ def delete(path: PathLike, force: bool = False, creds: Any = None) -> None:
     storage = _storage(path, creds)
     if not storage.exists(ROOT_KEY) and not force:
         raise DatasetNotFoundError(f"No dataset at {storage.url} to delete (pass force=True to clear the path).")
+    if not force:
+        _check_no_writer(storage, creds)
     # The root document goes first, so an interrupted delete leaves no half-dataset that still opens.
     storage.delete(ROOT_KEY)
     storage.delete_prefix("")

@@ -35,6 +35,10 @@ __all__ = [
     "DynamicShapeError",
     "DatasetIndexError",
     "LengthMismatchError",
+    "LockedError",
+    "VersionControlError",
+    "EmptyCommitError",
+    "CommitConflictError",
 ]
 
 
@@ -160,3 +164,19 @@ class DatasetIndexError(HubError, IndexError):
 
 class LengthMismatchError(HubError, ValueError):
     """Tensors were given different numbers of samples in one append or extend."""
+
+
+class LockedError(HubError):
+    """Another writer holds the write lock of the branch."""
+
+
+class VersionControlError(HubError):
+    """A version-control operation can't be done as asked (unknown address, write to a commit, ...)."""
+
+
+class EmptyCommitError(VersionControlError):
+    """A commit was asked for with no changes since the last one (pass allow_empty=True)."""
+
+
+class CommitConflictError(VersionControlError):
+    """Another writer moved the branch while this one was committing."""

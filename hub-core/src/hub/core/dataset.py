@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from hub.core import versioning
 from hub.core.engine import TensorEngine
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
+from hub.core.lock import Lease, acquire, release_on_collect
 from hub.core.meta import RootDoc, TensorMeta, VersionMeta, new_id, node_meta_key
 from hub.core.samples import SampleEncoder
 from hub.core.selection import Selection
@@ -22,6 +24,7 @@ from hub.errors import (
     TensorExistsError,
     TensorMetaError,
     TensorNotFoundError,
+    VersionControlError,
 )
 from hub.storage import Storage
 
@@ -34,17 +37,57 @@ class _State:
     """What every view of one opened dataset shares: storage, metadata, chunk engines, write batching."""
 
     def __init__(
-        self, storage: Storage, creds: Any, node_id: str, meta: VersionMeta, read_only: bool, branch: str
+        self,
+        storage: Storage,
+        creds: Any,
+        node_id: str,
+        meta: VersionMeta,
+        read_only: bool,
+        branch: str | None,
+        lease: Lease | None = None,
     ) -> None:
         self.storage = storage
         self.creds = creds
         self.node_id = node_id
         self.meta = meta
         self.read_only = read_only
-        self.branch = branch
+        self.branch = branch  # None: a commit is checked out (readable, not writable)
+        self.lease = lease
         self.engines: dict[str, TensorEngine] = {}
         self.batch_depth = 0
         self.meta_dirty = False
+        if lease is not None:
+            release_on_collect(self, lease)
+
+    def switch(self, node_id: str, meta: VersionMeta, branch: str | None) -> None:
+        """Point this state at another version node (after a commit, checkout or reset)."""
+        if not self.read_only and branch != self.branch:
+            if branch is None:
+                if self.lease is not None:
+                    self.lease.release()
+                    self.lease = None
+            elif self.lease is None:
+                self.lease = acquire(self.storage, branch)
+                release_on_collect(self, self.lease)
+            else:
+                self.lease.transfer_to(branch)
+        self.node_id = node_id
+        self.meta = meta
+        self.branch = branch
+        self.engines = {}
+        self.meta_dirty = False
+
+    def discard_buffers(self) -> None:
+        """Forget unflushed writes (``reset``)."""
+        self.engines = {}
+        self.meta_dirty = False
+
+    def close(self) -> None:
+        self.flush()
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+        self.read_only = True
 
     def engine(self, key: str) -> TensorEngine:
         engine = self.engines.get(key)
@@ -58,6 +101,13 @@ class _State:
                 f"The dataset at {self.storage.url} is open read-only; "
                 "load it with hub.load(path, read_only=False) to write."
             )
+        if self.branch is None:
+            raise VersionControlError(
+                f"Version {self.node_id} is a commit, not a branch head, so it can't be written. "
+                "Start a branch from it with ds.checkout('new-branch', create=True), or check out a branch."
+            )
+        if self.lease is not None:
+            self.lease.check()
 
     @contextlib.contextmanager
     def write(self, keys: Sequence[str]) -> Iterator[None]:
@@ -90,6 +140,9 @@ class _State:
         dirty = [e for e in self.engines.values() if e.dirty]
         if not dirty and not self.meta_dirty:
             return
+        if self.lease is not None:
+            self.lease.check()
+        self.meta.changed = True
         for engine in dirty:
             engine.flush()
         self.storage.set(node_meta_key(self.node_id), self.meta.tobytes())
@@ -139,10 +192,12 @@ class Dataset:
             raise DatasetExistsError(
                 f"A dataset was created at {storage.url} at the same time; load it with hub.load()."
             )
-        return cls(_State(storage, creds, node_id, meta, False, DEFAULT_BRANCH))
+        lease = acquire(storage, DEFAULT_BRANCH)
+        return cls(_State(storage, creds, node_id, meta, False, DEFAULT_BRANCH, lease))
 
     @classmethod
-    def _open(cls, storage: Storage, creds: Any, read_only: bool, branch: str = DEFAULT_BRANCH) -> Dataset:
+    def _open(cls, storage: Storage, creds: Any, read_only: bool, version: str | None = None) -> Dataset:
+        """Open a branch (default ``main``), tag or commit; writable branches take the writer lock."""
         from hub.core.meta import ROOT_KEY
         from hub.errors import CorruptDatasetError, DatasetNotFoundError, KeyNotFoundError
 
@@ -153,15 +208,27 @@ class Dataset:
                 f"No hub dataset at {storage.url}. Create one with hub.empty({storage.url!r}) "
                 "or hub.dataset(path), which creates it when missing."
             ) from None
-        if branch not in root.heads:
-            raise DatasetIndexError(f"No branch {branch!r} in {storage.url}; branches: {sorted(root.heads)}.")
-        node_id = root.heads[branch]
+        version = version or (DEFAULT_BRANCH if DEFAULT_BRANCH in root.heads else sorted(root.heads)[0])
+        branch: str | None
+        if version in root.heads:
+            node_id, branch = root.heads[version], version
+        elif version in root.tags:
+            node_id, branch = root.tags[version], None
+        elif storage.exists(f"versions/{version}/commit.json"):
+            node_id, branch = version, None
+        else:
+            raise VersionControlError(
+                f"{version!r} is not a branch, tag or commit of {storage.url}; branches: {sorted(root.heads)}."
+            )
         key = node_meta_key(node_id)
         try:
             meta = VersionMeta.frombytes(storage.get(key), f"{storage.url}/{key}")
         except KeyNotFoundError:
-            raise CorruptDatasetError(f"{storage.url}: the metadata of branch {branch!r} ({key}) is missing.") from None
-        return cls(_State(storage, creds, node_id, meta, read_only, branch))
+            raise CorruptDatasetError(
+                f"{storage.url}: the metadata of version {version!r} ({key}) is missing."
+            ) from None
+        lease = acquire(storage, branch) if branch is not None and not read_only else None
+        return cls(_State(storage, creds, node_id, meta, read_only, branch, lease))
 
     # ------------------------------------------------------------- properties
     @property
@@ -178,12 +245,83 @@ class Dataset:
 
     @read_only.setter
     def read_only(self, value: bool) -> None:
-        self._state.flush()
-        self._state.read_only = value
+        state = self._state
+        if value and not state.read_only:
+            state.close()
+        elif not value and state.read_only:
+            if state.branch is not None:
+                state.lease = acquire(state.storage, state.branch)
+                release_on_collect(state, state.lease)
+            state.read_only = False
+
+    def close(self) -> None:
+        """Flush, give up the write lock and become read-only (the lock is also released when collected)."""
+        self._state.close()
+
+    # -------------------------------------------------------- version control
+    @property
+    def branch(self) -> str | None:
+        """The checked-out branch; None when a commit or tag is checked out."""
+        return self._state.branch
 
     @property
-    def branch(self) -> str:
-        return self._state.branch
+    def branches(self) -> list[str]:
+        return sorted(versioning.read_root(self._state)[0].heads)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tag names and the commits they name."""
+        return dict(sorted(versioning.read_root(self._state)[0].tags.items()))
+
+    @property
+    def commit_id(self) -> str | None:
+        """The last commit of the branch (or the checked-out commit); None before the first commit."""
+        state = self._state
+        return state.meta.parent if state.branch is not None else state.node_id
+
+    @property
+    def pending_commit_id(self) -> str:
+        """The id the next commit of this branch will get."""
+        return self._state.node_id
+
+    @property
+    def has_head_changes(self) -> bool:
+        """Whether the branch has changes since its last commit."""
+        return self._state.branch is not None and (self._state.meta.changed or self._state_dirty())
+
+    def _state_dirty(self) -> bool:
+        return self._state.meta_dirty or any(e.dirty for e in self._state.engines.values())
+
+    @property
+    def commits(self) -> list[dict[str, Any]]:
+        """Details of every commit in the current version's history, newest first."""
+        return [versioning.commit_details(d) for d in versioning.history(self._state)]
+
+    def get_commit_details(self, commit_id: str) -> dict[str, Any]:
+        doc = versioning.read_commit(self._state, commit_id)
+        if doc is None:
+            raise VersionControlError(f"{commit_id!r} is not a commit of {self.path}.")
+        return versioning.commit_details(doc)
+
+    def commit(self, message: str | None = None, allow_empty: bool = False) -> str:
+        """Record the current state of the branch as a commit; returns its id."""
+        return versioning.commit(self._state, message, allow_empty)
+
+    def checkout(self, address: str, create: bool = False) -> str | None:
+        """Switch to a branch, tag or commit; ``create=True`` makes a new branch from here."""
+        return versioning.checkout(self._state, address, create)
+
+    def log(self) -> list[dict[str, Any]]:
+        """Print the history like ``git log``; return it as data."""
+        return versioning.log(self._state)
+
+    def reset(self) -> None:
+        """Drop every uncommitted change of the branch."""
+        versioning.reset(self._state)
+
+    def tag(self, name: str, commit_id: str | None = None) -> str:
+        """Name a commit (default: the branch's last commit); returns the commit id."""
+        return versioning.tag(self._state, name, commit_id)
 
     @property
     def info(self) -> Info:
@@ -518,8 +656,7 @@ class Dataset:
         return {
             "url": self._state.storage.url,
             "creds": self._state.creds,
-            "read_only": self._state.read_only,
-            "branch": self._state.branch,
+            "version": self._state.branch or self._state.node_id,
             "selection": self._selection,
             "group": self._group,
         }
@@ -527,8 +664,9 @@ class Dataset:
     def __setstate__(self, d: dict[str, Any]) -> None:
         from hub.storage import storage_from_url
 
-        storage = storage_from_url(d["url"], creds=d["creds"], read_only=d["read_only"])
-        opened = Dataset._open(storage, d["creds"], d["read_only"], d["branch"])
+        # An unpickled dataset reads: the writer that pickled it keeps the branch's write lock.
+        storage = storage_from_url(d["url"], creds=d["creds"], read_only=True)
+        opened = Dataset._open(storage, d["creds"], True, d["version"])
         object.__setattr__(self, "_state", opened._state)
         object.__setattr__(self, "_selection", d["selection"])
         object.__setattr__(self, "_group", d["group"])

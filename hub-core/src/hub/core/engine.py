@@ -89,6 +89,7 @@ class TensorEngine:
         self._tail_bytes: tuple[ChunkHeader, memoryview] | None = None
         self._dirty = False
         self._garbage: set[str] = set()
+        self._written: set[str] = set()  # keys this engine wrote: never part of a commit
         self._headers: OrderedDict[int, tuple[ChunkHeader, bytes]] = OrderedDict()
         self._chunks = _ChunkCache(_CHUNK_CACHE_BYTES)
 
@@ -108,6 +109,19 @@ class TensorEngine:
 
     def _key(self, cid: int) -> str:
         return chunk_key(self.meta.id, cid)
+
+    def _put(self, key: str, data: bytes) -> None:
+        self.storage.set(key, data)
+        self._written.add(key)
+
+    def _discard(self, key: str, first_sample: int) -> None:
+        """Mark an object no longer named by this node for deletion, unless a commit may name it.
+
+        Samples from ``meta.sealed`` on were written in this node, so their chunks are its own;
+        below that, only objects this engine wrote itself are known not to belong to a commit.
+        """
+        if first_sample >= self.meta.sealed or key in self._written:
+            self._garbage.add(key)
 
     def checkpoint(self) -> _Checkpoint:
         """What :meth:`rollback` restores: the state before a write that may fail half-way."""
@@ -155,11 +169,11 @@ class TensorEngine:
             builder = ChunkBuilder(len(sample.shape))
             builder.add(data, tuple(b.stop - b.start for b in box))
             tile_id = secrets.randbits(64)
-            self.storage.set(self._key(tile_id), builder.tobytes(lz4=lz4))
+            self._put(self._key(tile_id), builder.tobytes(lz4=lz4))
             ids.append(tile_id)
         manifest.tile_ids = ids
         manifest_id = secrets.randbits(64)
-        self.storage.set(self._key(manifest_id), manifest.tobytes())
+        self._put(self._key(manifest_id), manifest.tobytes())
         return manifest_id
 
     def _append_tiled(self, sample: TiledSample) -> None:
@@ -243,8 +257,13 @@ class TensorEngine:
 
     def _open_tail(self, nbytes: int) -> None:
         index = self.index
-        if len(index) and self.meta.ndim is not None and not self._is_tiled(len(index) - 1):
-            last = len(index) - 1
+        last = len(index) - 1
+        if (
+            last >= 0
+            and self.meta.ndim is not None
+            and not self._is_tiled(last)
+            and index.start_of(last) >= self.meta.sealed
+        ):
             cid = index.chunk_id(last)
             header, body = self._whole_chunk(cid)
             if len(body) + nbytes <= self.meta.max_chunk_size:
@@ -260,7 +279,7 @@ class TensorEngine:
     def _write_tail(self) -> None:
         if self._tail is not None and self._tail_id is not None and self._tail_dirty:
             data = self._tail.tobytes(lz4=self.meta.chunk_compression == "lz4")
-            self.storage.set(self._key(self._tail_id), data)
+            self._put(self._key(self._tail_id), data)
             self._chunks.drop(self._tail_id)
             self._headers.pop(self._tail_id, None)
             self._tail_dirty = False
@@ -272,8 +291,8 @@ class TensorEngine:
             data = self.index.tobytes()
             key = index_key(self.meta.id, hashlib.blake2b(data, digest_size=16).hexdigest())
             if key != self.meta.index:
-                self.storage.set(key, data)
-                if self.meta.index is not None:
+                self._put(key, data)
+                if self.meta.index is not None and self.meta.index != self.meta.base_index:
                     self._garbage.add(self.meta.index)
                 self.meta.index = key
             self._dirty = False
@@ -293,10 +312,10 @@ class TensorEngine:
             self._rewrite_chunk(position, sample)
         self.meta.update_shape_bounds([sample.shape if isinstance(sample, TiledSample) else sample[1]])
 
-    def _forget_tiled(self, cid: int) -> None:
+    def _forget_tiled(self, cid: int, first_sample: int) -> None:
         manifest = self._manifest(cid)
-        self._garbage.update(self._key(t) for t in manifest.tile_ids)
-        self._garbage.add(self._key(cid))
+        for key in [*(self._key(t) for t in manifest.tile_ids), self._key(cid)]:
+            self._discard(key, first_sample)
 
     def _replace_entry(self, pos: int, sample: EncodedSample | TiledSample) -> None:
         """Replace a sample that has an index entry to itself (a tiled one), or make it one."""
@@ -308,9 +327,9 @@ class TensorEngine:
             )
         cid = index.chunk_id(pos)
         if self._is_tiled(pos):
-            self._forget_tiled(cid)
+            self._forget_tiled(cid, index.start_of(pos))
         else:
-            self._garbage.add(self._key(cid))
+            self._discard(self._key(cid), index.start_of(pos))
             self._chunks.drop(cid)
             self._headers.pop(cid, None)
             if cid == self._tail_id:
@@ -322,7 +341,7 @@ class TensorEngine:
             builder = ChunkBuilder(len(sample[1]))
             builder.add(sample[0], sample[1])
             new_id = secrets.randbits(64)
-            self.storage.set(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+            self._put(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
             index.set_id(pos, new_id)
             index.entries["flags"][pos] = 0
         self._dirty = True
@@ -331,12 +350,14 @@ class TensorEngine:
         """Remove the sample at global index ``position``; later samples move down by one."""
         pos = int(self.index.locate(np.asarray([position]))[0])
         if self._is_tiled(pos):
-            self._forget_tiled(self.index.chunk_id(pos))
+            self._forget_tiled(self.index.chunk_id(pos), self.index.start_of(pos))
             self.index.drop_sample(pos)
             self._dirty = True
         else:
             self._rewrite_chunk(position, None)
         self.meta.length -= 1
+        if position < self.meta.sealed:
+            self.meta.sealed -= 1
 
     def _rewrite_chunk(self, position: int, replacement: EncodedSample | None) -> None:
         index = self.index
@@ -356,7 +377,7 @@ class TensorEngine:
             builder.add(body[start:end], header.shape(j))
         new_id = secrets.randbits(64)
         was_tail = cid == self._tail_id
-        self._garbage.add(self._key(cid))
+        self._discard(self._key(cid), index.start_of(pos))
         self._chunks.drop(cid)
         self._headers.pop(cid, None)
         if replacement is None:
@@ -370,7 +391,7 @@ class TensorEngine:
         if was_tail:
             self._tail, self._tail_id, self._tail_dirty, self._tail_bytes = builder, new_id, True, None
         else:
-            self.storage.set(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+            self._put(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
         self._dirty = True
 
     # ---------------------------------------------------------------- reading
@@ -439,6 +460,19 @@ class TensorEngine:
         if positions.size == 0:
             return []
         index = self.index
+        if positions.size == 1:  # random access: skip the grouping machinery
+            position = int(positions[0])
+            pos = int(index.locate(positions)[0])
+            cid = index.chunk_id(pos)
+            if self._is_tiled(pos):
+                manifest = self._manifest(cid)
+                return [(manifest, manifest.shape)]
+            local = position - index.start_of(pos)
+            if cid == self._tail_id or cid in self._chunks:
+                header, body = self._whole_chunk(cid)
+                start, end = header.byte_span(local)
+                return [(body[start:end], header.shape(local))]
+            return [self._read_one(cid, local)]
         entry = index.locate(positions)
         out: list[StoredSample | None] = [None] * len(positions)
         order = np.argsort(entry, kind="stable")

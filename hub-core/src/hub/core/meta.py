@@ -19,6 +19,8 @@ __all__ = [
     "TensorMeta",
     "VersionMeta",
     "RootDoc",
+    "CommitDoc",
+    "commit_key",
     "node_meta_key",
     "index_key",
     "new_id",
@@ -87,6 +89,10 @@ class TensorMeta:
     info: dict[str, Any] = field(default_factory=dict)
     index: str | None = None
     hidden: bool = False
+    #: Samples [0, sealed) were in the parent commit: their chunks are never changed in place.
+    sealed: int = 0
+    #: The chunk index the parent commit names; never deleted by this node.
+    base_index: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +125,10 @@ class VersionMeta:
     tensors: dict[str, TensorMeta] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    #: The commit this node was started from (None for a branch's first node without commits).
+    parent: str | None = None
+    #: Whether anything was written since ``parent``.
+    changed: bool = False
 
     def tobytes(self) -> bytes:
         return _dump_json(
@@ -127,6 +137,8 @@ class VersionMeta:
                 "tensors": {name: meta.to_dict() for name, meta in self.tensors.items()},
                 "groups": sorted(self.groups),
                 "info": self.info,
+                "parent": self.parent,
+                "changed": self.changed,
             }
         )
 
@@ -135,7 +147,13 @@ class VersionMeta:
         doc = _load_json(data, what)
         try:
             tensors = {name: TensorMeta.from_dict(m) for name, m in doc["tensors"].items()}
-            return cls(tensors, list(doc.get("groups", [])), dict(doc.get("info", {})))
+            return cls(
+                tensors,
+                list(doc.get("groups", [])),
+                dict(doc.get("info", {})),
+                doc.get("parent"),
+                bool(doc.get("changed", False)),
+            )
         except (KeyError, TypeError, AttributeError) as e:
             raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None
 
@@ -145,13 +163,20 @@ class VersionMeta:
 
 @dataclass
 class RootDoc:
-    """``hub.json``: marks a dataset and names the version node each branch writes to."""
+    """``hub.json``: marks a dataset, names each branch's working node, and holds the tags.
+
+    Replaced only by compare-and-swap, so concurrent commits, branch creations and tags never
+    overwrite one another.
+    """
 
     heads: dict[str, str]
     created_by: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
     def tobytes(self) -> bytes:
-        return _dump_json({"format_version": FORMAT_VERSION, "created_by": self.created_by, "heads": self.heads})
+        return _dump_json(
+            {"format_version": FORMAT_VERSION, "created_by": self.created_by, "heads": self.heads, "tags": self.tags}
+        )
 
     @classmethod
     def frombytes(cls, data: bytes, what: str) -> RootDoc:
@@ -159,4 +184,38 @@ class RootDoc:
         heads = doc.get("heads")
         if not isinstance(heads, dict) or not heads:
             raise CorruptDatasetError(f"{what} names no branch heads.")
-        return cls(dict(heads), str(doc.get("created_by", "")))
+        return cls(dict(heads), str(doc.get("created_by", "")), dict(doc.get("tags", {})))
+
+
+@dataclass
+class CommitDoc:
+    """``versions/<node>/commit.json``: written once, when the node becomes a commit."""
+
+    id: str
+    parent: str | None
+    branch: str
+    message: str | None
+    time: float
+    author: str = ""
+
+    def tobytes(self) -> bytes:
+        return _dump_json({"format_version": FORMAT_VERSION, **asdict(self)})
+
+    @classmethod
+    def frombytes(cls, data: bytes, what: str) -> CommitDoc:
+        doc = _load_json(data, what)
+        try:
+            return cls(
+                str(doc["id"]),
+                doc.get("parent"),
+                str(doc["branch"]),
+                doc.get("message"),
+                float(doc["time"]),
+                str(doc.get("author", "")),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None
+
+
+def commit_key(node_id: str) -> str:
+    return f"versions/{node_id}/commit.json"
