@@ -348,9 +348,9 @@ def label_rows(bench: Bench, data: Path, out: Path, sizes: Sizes) -> list[Row]:
 
 
 def _number(value: float) -> str:
-    for bound, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+    for bound, unit, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if abs(value) >= bound:
-            return f"{value / bound:.3g}{suffix}"
+            return f"{value / unit:.3g}{suffix}"
     return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
 
 

@@ -27,7 +27,7 @@ __all__ = [
     "check_format_version",
 ]
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 FORMAT_MAJOR = 1
 ROOT_KEY = "hub.json"
 
