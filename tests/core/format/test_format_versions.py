@@ -39,7 +39,7 @@ def test_unknown_major_in_node_meta_is_refused() -> None:
     ds = _dataset()
     node = json.loads(ds.storage.get("hub.json"))["heads"]["main"]
     _rewrite_json(ds, f"versions/{node}/meta.json", format_version="7.3")
-    with pytest.raises(FormatVersionError, match="7.3"):
+    with pytest.raises(FormatVersionError, match=r"7\.3"):
         hub.load(ds.path, read_only=True)
 
 
