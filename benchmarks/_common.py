@@ -33,12 +33,17 @@ def _first_line(path: str, prefix: str) -> str:
     return "unknown"
 
 
+def _memory() -> str:
+    total = _first_line("/proc/meminfo", "MemTotal")  # "24684096 kB"
+    return f"{int(total.split()[0]) / 2**20:.1f} GiB" if total.endswith("kB") else total
+
+
 def machine() -> dict[str, Any]:
     """CPUs, memory, CPU model, Python, OS, date and load: what a reader needs to weigh the numbers."""
     free = shutil.which("free")
     return {
         "nproc": len(os.sched_getaffinity(0)),
-        "memory": _first_line("/proc/meminfo", "MemTotal"),
+        "memory": _memory(),
         "free -g": subprocess.run([free, "-g"], capture_output=True, text=True).stdout.strip() if free else "",
         "cpu": _first_line("/proc/cpuinfo", "model name"),
         "python": platform.python_version(),

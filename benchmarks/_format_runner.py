@@ -50,7 +50,7 @@ def _refuse_network(attempts: list[str]) -> None:
         raise socket.gaierror("name lookups are disabled in this benchmark")
 
     original_connect = socket.socket.connect
-    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
 
 
@@ -58,7 +58,7 @@ def _checksum(arrays: Iterable[np.ndarray]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for arr in arrays:
         digest.update(arr.dtype.str.encode())
-        digest.update(memoryview(np.ascontiguousarray(arr)).cast("B"))
+        digest.update(np.ascontiguousarray(arr).data.cast("B"))
     return digest.hexdigest()
 
 
@@ -235,7 +235,15 @@ class Baseline(Runner):
     def write_raw(self) -> Result:
         batch = np.load(self.task["source"])
         dest = _fresh(self.task["dest"])
-        return Result(self.timed(lambda: np.save(dest, batch))[0])
+
+        def save() -> None:
+            with open(dest, "wb") as f:
+                np.save(f, batch)
+                if self.task.get("fsync"):
+                    f.flush()
+                    os.fsync(f.fileno())
+
+        return Result(self.timed(save)[0])
 
     def read_raw(self) -> Result:
         seconds, arr = self.timed(lambda: np.load(self.task["source"]))

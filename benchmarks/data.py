@@ -24,7 +24,7 @@ def _motorcycle(side: int) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         from skimage.data import stereo_motorcycle
 
-        image: np.ndarray = stereo_motorcycle()[side]
+        image: np.ndarray = stereo_motorcycle()[side]  # type: ignore[no-untyped-call]
         return image
 
     return load
@@ -68,7 +68,8 @@ def natural_image(index: int, size: int = 256, seed: int = SEED) -> np.ndarray:
     gray = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     pixels = gray[..., None] + (pixels - gray[..., None]) * saturation
     pixels = (pixels - gray.mean()) * contrast + gray.mean()
-    return np.clip(pixels * brightness, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(pixels * brightness, 0, 255).astype(np.uint8)
+    return out
 
 
 def write_jpegs(directory: str | Path, count: int, size: int = 256, quality: int = 90, seed: int = SEED) -> list[Path]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from hub.core import versioning
+from hub.core import changes, versioning
 from hub.core.engine import TensorEngine
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
@@ -125,9 +125,12 @@ class _State:
         self.autoflush()
 
     def info_changed(self) -> None:
-        self.check_writable()
         self.meta_dirty = True
         self.autoflush()
+
+    def dataset_info_changed(self) -> None:
+        self.meta.changes["info"] = True
+        self.info_changed()
 
     def autoflush(self) -> None:
         if self.batch_depth == 0:
@@ -156,12 +159,13 @@ class _State:
         encoder = SampleEncoder(key, meta)
         raw = meta.sample_compression is None and meta.htype not in OBJECT_HTYPES
         small = isinstance(samples, np.ndarray) and samples[:1].nbytes <= meta.max_chunk_size
+        start = meta.length
         if raw and small and isinstance(samples, np.ndarray) and samples.dtype != object and samples.ndim >= 1:
             data, shape, count = encoder.encode_batch(samples)
             engine.append_batch(data, shape, count)
-            return
-        start = meta.length
-        engine.append(encoder.encode(s, start + i) for i, s in enumerate(samples))
+        else:
+            engine.append(encoder.encode(s, start + i) for i, s in enumerate(samples))
+        changes.record_append(engine.meta, start, engine.meta.length - start)
 
 
 class Dataset:
@@ -311,6 +315,19 @@ class Dataset:
         """Switch to a branch, tag or commit; ``create=True`` makes a new branch from here."""
         return versioning.checkout(self._state, address, create)
 
+    def diff(self, id_1: str | None = None, id_2: str | None = None, as_dict: bool = False) -> dict[str, Any] | None:
+        """Changes since the common ancestor: of the working state (no ids), against ``id_1``, or between two.
+
+        Prints them readably, or returns them with ``as_dict=True``: ``{"ancestor", "a", "b"}``,
+        each side listing, newest first, every version's created tensors, added index ranges,
+        updated and deleted indices (in its parent's numbering), and info changes.
+        """
+        result = versioning.diff(self._state, id_1, id_2)
+        if as_dict:
+            return result
+        print(versioning.format_diff(result))
+        return None
+
     def log(self) -> list[dict[str, Any]]:
         """Print the history like ``git log``; return it as data."""
         return versioning.log(self._state)
@@ -325,7 +342,7 @@ class Dataset:
 
     @property
     def info(self) -> Info:
-        return Info(self._state.meta.info, self._state.info_changed)
+        return Info(self._state.meta.info, self._state.dataset_info_changed, self._state.check_writable)
 
     @property
     def meta(self) -> VersionMeta:
@@ -470,6 +487,7 @@ class Dataset:
             info=info,
             hidden=hidden,
         )
+        changes.record_created(meta)
         self._add_parent_groups(key)
         self._state.meta.tensors[key] = meta
         self._state.meta_dirty = True
@@ -524,6 +542,8 @@ class Dataset:
             raise TensorNotFoundError(f"No tensor {name!r} in {self._where()}.")
         meta = self._state.meta.tensors.pop(key)
         self._state.engines.pop(key, None)
+        if not meta.changes.get("created"):
+            self._state.meta.changes.setdefault("deleted", []).append(key)
         self._state.meta_dirty = True
         self._state.flush()
         self._state.storage.delete_prefix(f"chunks/{meta.id}/")
@@ -549,6 +569,8 @@ class Dataset:
         self._add_parent_groups(new_key)
         tensors = self._state.meta.tensors
         self._state.meta.tensors = {(new_key if k == key else k): v for k, v in tensors.items()}
+        renamed = self._state.meta.changes.setdefault("renamed", {})
+        renamed[new_key] = renamed.pop(key, key)
         if key in self._state.engines:
             self._state.engines[new_key] = self._state.engines.pop(key)
         self._state.meta_dirty = True
@@ -600,7 +622,9 @@ class Dataset:
         keys = [k for k in self._visible_keys() if self._state.meta.tensors[k].length > index]
         with self._state.write(keys):
             for key in keys:
-                self._state.engine(key).pop(index)
+                engine = self._state.engine(key)
+                engine.pop(index)
+                changes.record_pop(engine.meta, index)
 
     def flush(self) -> None:
         """Write everything buffered to storage; the dataset on storage then holds it all."""

@@ -17,10 +17,14 @@ class Info:
 
     _data: dict[str, Any]
     _on_change: Callable[[], None]
+    _check: Callable[[], None]
 
-    def __init__(self, data: dict[str, Any], on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, data: dict[str, Any], on_change: Callable[[], None], check: Callable[[], None] = lambda: None
+    ) -> None:
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_on_change", on_change)
+        object.__setattr__(self, "_check", check)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -38,6 +42,7 @@ class Info:
         self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
+        self._check()
         del self._data[key]
         self._on_change()
 
@@ -59,6 +64,7 @@ class Info:
         raise TypeError("Info is mutable and unhashable")
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        self._check()
         self._data.update(*args, **kwargs)
         self._on_change()
 

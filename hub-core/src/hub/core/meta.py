@@ -93,6 +93,8 @@ class TensorMeta:
     sealed: int = 0
     #: The chunk index the parent commit names; never deleted by this node.
     base_index: str | None = None
+    #: What this node changed in the tensor (see ``hub.core.changes``).
+    changes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +131,8 @@ class VersionMeta:
     parent: str | None = None
     #: Whether anything was written since ``parent``.
     changed: bool = False
+    #: Dataset-level changes since ``parent``: info, deleted and renamed tensors.
+    changes: dict[str, Any] = field(default_factory=dict)
 
     def tobytes(self) -> bytes:
         return _dump_json(
@@ -139,6 +143,7 @@ class VersionMeta:
                 "info": self.info,
                 "parent": self.parent,
                 "changed": self.changed,
+                "changes": self.changes,
             }
         )
 
@@ -153,6 +158,7 @@ class VersionMeta:
                 dict(doc.get("info", {})),
                 doc.get("parent"),
                 bool(doc.get("changed", False)),
+                dict(doc.get("changes", {})),
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hub.core import changes
 from hub.core.htypes import OBJECT_HTYPES
 from hub.core.info import Info
 from hub.core.meta import TensorMeta
@@ -71,7 +72,11 @@ class Tensor:
 
     @property
     def info(self) -> Info:
-        return Info(self.meta.info, self._state.info_changed)
+        def changed() -> None:
+            changes.record_info(self.meta)
+            self._state.info_changed()
+
+        return Info(self.meta.info, changed, self._state.check_writable)
 
     @property
     def num_samples(self) -> int:
@@ -238,8 +243,10 @@ class Tensor:
         with self._state.write([self.key]):
             encoder = SampleEncoder(self.key, self.meta)
             encoded = [encoder.encode(v, int(p)) for v, p in zip(values, positions, strict=True)]
+            engine = self._engine
             for p, sample in zip(positions, encoded, strict=True):
-                self._engine.update(int(p), sample)
+                engine.update(int(p), sample)
+                changes.record_update(engine.meta, int(p))
 
 
 def _stack(values: list[Any], key: str, meta: TensorMeta) -> np.ndarray:

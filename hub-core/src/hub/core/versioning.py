@@ -75,9 +75,11 @@ def _child_meta(parent: VersionMeta, parent_id: str) -> VersionMeta:
     meta = parent.copy()
     meta.parent = parent_id
     meta.changed = False
+    meta.changes = {}
     for tensor in meta.tensors.values():
         tensor.sealed = tensor.length
         tensor.base_index = tensor.index
+        tensor.changes = {}
     return meta
 
 
@@ -251,3 +253,98 @@ def commit_details(doc: CommitDoc) -> dict[str, Any]:
     details = asdict(doc)
     details["commit"] = details.pop("id")
     return details
+
+
+def _node_changes(node_id: str, meta: VersionMeta) -> dict[str, Any]:
+    tensors = {}
+    for name, tensor in meta.tensors.items():
+        record = tensor.changes
+        if not record:
+            continue
+        tensors[name] = {
+            "created": bool(record.get("created")),
+            "data_added": list(record.get("added", [])) if not record.get("created") else [0, tensor.length],
+            "data_updated": list(record.get("updated", [])),
+            "data_deleted": list(record.get("deleted", [])),
+            "info_updated": bool(record.get("info")),
+        }
+    dataset = {
+        "info_updated": bool(meta.changes.get("info")),
+        "deleted_tensors": list(meta.changes.get("deleted", [])),
+        "renamed_tensors": dict(meta.changes.get("renamed", {})),
+    }
+    return {"commit": node_id, "dataset": dataset, "tensors": tensors}
+
+
+def _lineage(state: _State, node_id: str) -> list[tuple[str, VersionMeta]]:
+    """``node_id`` and its ancestors, newest first, with their metadata."""
+    out = []
+    current: str | None = node_id
+    while current is not None:
+        meta = state.meta if current == state.node_id else _node_meta(state, current)
+        out.append((current, meta))
+        current = meta.parent
+    return out
+
+
+def diff(state: _State, id_1: str | None = None, id_2: str | None = None) -> dict[str, Any]:
+    """Changes on each side since the common ancestor of two versions (see ``Dataset.diff``)."""
+    state.flush()
+    a = resolve(state, id_1)[0] if id_1 is not None else state.node_id
+    b: str | None
+    if id_2 is not None:
+        b = resolve(state, id_2)[0]
+    elif id_1 is None:
+        b = state.meta.parent if state.branch is not None else state.node_id
+    else:
+        b = state.node_id
+    lineage_a = _lineage(state, a)
+    lineage_b = _lineage(state, b) if b is not None else []
+    in_b = {node for node, _ in lineage_b}
+    ancestor = next((node for node, _ in lineage_a if node in in_b), None)
+
+    def side(lineage: list[tuple[str, VersionMeta]]) -> list[dict[str, Any]]:
+        out = []
+        for node, meta in lineage:
+            if node == ancestor:
+                break
+            out.append(_node_changes(node, meta))
+        return out
+
+    return {
+        "ancestor": ancestor,
+        "a": {"version": a, "changes": side(lineage_a)},
+        "b": {"version": b, "changes": side(lineage_b)},
+    }
+
+
+def format_diff(result: dict[str, Any]) -> str:
+    """A readable rendering of :func:`diff`'s result."""
+    lines = [f"Changes since the common ancestor {result['ancestor'] or '(none)'}:"]
+    for label in ("a", "b"):
+        side = result[label]
+        lines.append(f"\n== {label}: version {side['version']}")
+        if not side["changes"]:
+            lines.append("   no changes")
+        for change in side["changes"]:
+            lines.append(f"  version {change['commit']}")
+            ds = change["dataset"]
+            if ds["info_updated"]:
+                lines.append("    dataset info updated")
+            for name in ds["deleted_tensors"]:
+                lines.append(f"    tensor {name!r} deleted")
+            for new, old in ds["renamed_tensors"].items():
+                lines.append(f"    tensor {old!r} renamed to {new!r}")
+            for name, t in change["tensors"].items():
+                parts = ["created"] if t["created"] else []
+                lo, hi = t["data_added"] or (0, 0)
+                if hi > lo:
+                    parts.append(f"{hi - lo} samples added [{lo}:{hi}]")
+                if t["data_updated"]:
+                    parts.append(f"updated {t['data_updated']}")
+                if t["data_deleted"]:
+                    parts.append(f"deleted {t['data_deleted']}")
+                if t["info_updated"]:
+                    parts.append("info updated")
+                lines.append(f"    {name}: {'; '.join(parts)}")
+    return "\n".join(lines)
