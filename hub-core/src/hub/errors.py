@@ -39,6 +39,7 @@ __all__ = [
     "VersionControlError",
     "EmptyCommitError",
     "CommitConflictError",
+    "MergeConflictError",
 ]
 
 
@@ -180,3 +181,7 @@ class EmptyCommitError(VersionControlError):
 
 class CommitConflictError(VersionControlError):
     """Another writer moved the branch while this one was committing."""
+
+
+class MergeConflictError(VersionControlError):
+    """Samples changed on both branches; choose a conflict_resolution."""

@@ -191,8 +191,9 @@ def test_delete_and_rename_tensor(path: str) -> None:
     assert list(ds.tensors) == ["z"]
     assert ds.z.numpy().tolist() == list(range(0, 20, 2))
     z_id = ds.z.meta.id
-    assert {k.split("/")[1] for k in ds.storage.list("chunks/")} == {z_id}
-    assert {k.split("/")[1] for k in ds.storage.list("indexes/")} == {z_id}
+    kept = {z_id, ds.meta.tensors[f"_ids_{z_id}"].id}  # z and the hidden ids of its samples
+    assert {k.split("/")[1] for k in ds.storage.list("chunks/")} == kept
+    assert {k.split("/")[1] for k in ds.storage.list("indexes/")} == kept
 
 
 def test_read_only(path: str) -> None:

@@ -90,7 +90,8 @@ def test_update_and_pop_tiled() -> None:
     ds.x[1] = big
     ds.pop(1)
     assert [v.tolist() for v in ds.x.numpy(aslist=True)] == [[0, 0, 0], [1, 1, 1]]
-    assert len(ds.storage.list("chunks/")) == 2  # the two small samples' chunks; every tile was deleted
+    x_chunks = ds.storage.list(f"chunks/{ds.x.meta.id}/")
+    assert len(x_chunks) == 2  # the two small samples' chunks; every tile was deleted
 
 
 @settings(max_examples=25, deadline=None)

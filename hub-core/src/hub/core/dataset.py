@@ -13,7 +13,7 @@ from hub.core.engine import TensorEngine
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
 from hub.core.lock import Lease, acquire, release_on_collect
-from hub.core.meta import RootDoc, TensorMeta, VersionMeta, new_id, node_meta_key
+from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
 from hub.core.samples import SampleEncoder
 from hub.core.selection import Selection
 from hub.core.tensor import Tensor
@@ -113,6 +113,10 @@ class _State:
     def write(self, keys: Sequence[str]) -> Iterator[None]:
         """A write to ``keys``: all of it or none of it reaches the dataset; flushed unless in ``with ds:``."""
         self.check_writable()
+        keys = [
+            *keys,
+            *(ids_key(self.meta.tensors[k].id) for k in keys if ids_key(self.meta.tensors[k].id) in self.meta.tensors),
+        ]
         engines = [self.engine(k) for k in keys]
         checkpoints = [e.checkpoint() for e in engines]
         try:
@@ -165,7 +169,17 @@ class _State:
             engine.append_batch(data, shape, count)
         else:
             engine.append(encoder.encode(s, start + i) for i, s in enumerate(samples))
-        changes.record_append(engine.meta, start, engine.meta.length - start)
+        added = engine.meta.length - start
+        changes.record_append(engine.meta, start, added)
+        self.append_ids(key, new_sample_ids(added))
+
+    def append_ids(self, key: str, ids: np.ndarray) -> None:
+        """Record the stable ids of samples just appended to ``key`` (merge matches samples by them)."""
+        id_key = ids_key(self.meta.tensors[key].id)
+        if id_key in self.meta.tensors and len(ids):
+            engine = self.engine(id_key)
+            data, shape, count = SampleEncoder(id_key, engine.meta).encode_batch(ids)
+            engine.append_batch(data, shape, count)
 
 
 class Dataset:
@@ -327,6 +341,23 @@ class Dataset:
             return result
         print(versioning.format_diff(result))
         return None
+
+    def merge(
+        self,
+        target: str,
+        conflict_resolution: str | None = None,
+        delete_removed_tensors: bool = False,
+        force: bool = False,
+    ) -> str | None:
+        """Bring the last commit of branch (or tag, commit) ``target`` into this branch, and commit.
+
+        Samples are matched by stable ids, so appends on both sides survive. A sample changed on
+        both sides is a conflict: :class:`~hub.errors.MergeConflictError` lists tensors and indices
+        unless ``conflict_resolution`` is ``"ours"`` or ``"theirs"``. Tensors deleted on ``target``
+        are deleted here only with ``delete_removed_tensors=True``. Returns the merge commit's id
+        (None if there was nothing to merge).
+        """
+        return versioning.merge(self._state, target, conflict_resolution, delete_removed_tensors, force)
 
     def log(self) -> list[dict[str, Any]]:
         """Print the history like ``git log``; return it as data."""
@@ -490,6 +521,10 @@ class Dataset:
         changes.record_created(meta)
         self._add_parent_groups(key)
         self._state.meta.tensors[key] = meta
+        if not hidden:
+            self._state.meta.tensors[ids_key(meta.id)] = TensorMeta(
+                id=new_id(), dtype="uint64", ndim=0, hidden=True, changes={"created": True}
+            )
         self._state.meta_dirty = True
         self._state.autoflush()
         return self._tensor(key)
@@ -540,14 +575,20 @@ class Dataset:
         key = self._full(name)
         if key not in self._state.meta.tensors:
             raise TensorNotFoundError(f"No tensor {name!r} in {self._where()}.")
-        meta = self._state.meta.tensors.pop(key)
-        self._state.engines.pop(key, None)
+        state = self._state
+        meta = state.meta.tensors.pop(key)
+        ids = state.meta.tensors.pop(ids_key(meta.id), None)
+        for k in (key, ids_key(meta.id)):
+            state.engines.pop(k, None)
         if not meta.changes.get("created"):
-            self._state.meta.changes.setdefault("deleted", []).append(key)
-        self._state.meta_dirty = True
-        self._state.flush()
-        self._state.storage.delete_prefix(f"chunks/{meta.id}/")
-        self._state.storage.delete_prefix(f"indexes/{meta.id}/")
+            state.meta.changes.setdefault("deleted", []).append(key)
+        state.meta_dirty = True
+        state.flush()
+        if meta.changes.get("created"):  # no commit names its objects: remove them
+            for m in (meta, ids):
+                if m is not None:
+                    state.storage.delete_prefix(f"chunks/{m.id}/")
+                    state.storage.delete_prefix(f"indexes/{m.id}/")
 
     def delete_group(self, name: str) -> None:
         self._state.check_writable()
@@ -625,6 +666,9 @@ class Dataset:
                 engine = self._state.engine(key)
                 engine.pop(index)
                 changes.record_pop(engine.meta, index)
+                id_key = ids_key(engine.meta.id)
+                if id_key in self._state.meta.tensors:
+                    self._state.engine(id_key).pop(index)
 
     def flush(self) -> None:
         """Write everything buffered to storage; the dataset on storage then holds it all."""

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from hub.errors import CorruptDatasetError, FormatVersionError
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "node_meta_key",
     "index_key",
     "new_id",
+    "ids_key",
+    "new_sample_ids",
     "check_format_version",
 ]
 
@@ -35,6 +39,16 @@ ROOT_KEY = "hub.json"
 def new_id(bits: int = 64) -> str:
     """A random hexadecimal id (chunk, tensor and version node ids)."""
     return f"{secrets.randbits(bits):0{bits // 4}x}"
+
+
+def ids_key(tensor_id: str) -> str:
+    """The name of the hidden tensor holding the stable sample ids of tensor ``tensor_id``."""
+    return f"_ids_{tensor_id}"
+
+
+def new_sample_ids(count: int) -> np.ndarray:
+    """``count`` random 64-bit sample ids, from fresh OS entropy (forked workers never repeat them)."""
+    return np.random.default_rng(secrets.randbits(128)).integers(0, 2**64, count, dtype=np.uint64, endpoint=False)
 
 
 def node_meta_key(node_id: str) -> str:

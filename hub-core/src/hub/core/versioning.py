@@ -8,25 +8,33 @@ heads and tags live in ``hub.json``, replaced only by compare-and-swap.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from hub.core.engine import TensorEngine
 from hub.core.meta import (
     ROOT_KEY,
     CommitDoc,
     RootDoc,
+    TensorMeta,
     VersionMeta,
     commit_key,
+    ids_key,
     new_id,
     node_meta_key,
 )
+from hub.core.tiles import TileManifest
 from hub.errors import (
     CommitConflictError,
     EmptyCommitError,
     KeyNotFoundError,
+    MergeConflictError,
     VersionControlError,
 )
 
@@ -348,3 +356,201 @@ def format_diff(result: dict[str, Any]) -> str:
                     parts.append("info updated")
                 lines.append(f"    {name}: {'; '.join(parts)}")
     return "\n".join(lines)
+
+
+def _ancestors(state: _State, node_id: str) -> list[str]:
+    """``node_id`` and every version it descends from (parents and merged-in commits), nearest first."""
+    order, seen, queue = [], set(), [node_id]
+    while queue:
+        node = queue.pop(0)
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        meta = state.meta if node == state.node_id else _node_meta(state, node)
+        queue += [p for p in (meta.parent, meta.changes.get("merged")) if p is not None]
+    return order
+
+
+class _Side:
+    """One version's copy of a tensor, for reading during a merge."""
+
+    def __init__(self, state: _State, meta: TensorMeta, ids_meta: TensorMeta | None) -> None:
+        self.engine = TensorEngine(state.storage, TensorMeta.from_dict(meta.to_dict()))
+        self.ids = np.zeros(0, dtype=np.uint64)
+        if ids_meta is not None and ids_meta.length:
+            ids_engine = TensorEngine(state.storage, TensorMeta.from_dict(ids_meta.to_dict()))
+            ids = ids_engine.read_range(0, ids_meta.length, np.dtype("uint64"))
+            assert ids is not None
+            self.ids = ids.reshape(-1)
+        self.position = {int(i): p for p, i in enumerate(self.ids)}
+
+    def stored(self, positions: list[int]) -> list[Any]:
+        return [data for data, _ in self.engine.read(positions)] if positions else []
+
+    def chunk_of(self, position: int) -> int:
+        index = self.engine.index
+        return index.chunk_id(int(index.locate(np.asarray([position]))[0]))
+
+
+def _changed(a: _Side, b: _Side, ids: list[int]) -> set[int]:
+    """Ids (present on both sides) whose stored sample differs between ``a`` and ``b``."""
+    suspects = [i for i in ids if a.chunk_of(a.position[i]) != b.chunk_of(b.position[i])]
+    left = a.stored([a.position[i] for i in suspects])
+    right = b.stored([b.position[i] for i in suspects])
+    return {i for i, x, y in zip(suspects, left, right, strict=True) if _sample_bytes(x) != _sample_bytes(y)}
+
+
+def _sample_bytes(data: Any) -> Any:
+    return data.tobytes() if isinstance(data, TileManifest) else bytes(data)
+
+
+def merge(
+    state: _State,
+    target: str,
+    conflict_resolution: str | None = None,
+    delete_removed_tensors: bool = False,
+    force: bool = False,
+) -> str | None:
+    """Bring the last commit of ``target`` into the current branch (see ``Dataset.merge``)."""
+    from hub.core import changes as records
+    from hub.core.dataset import Dataset
+
+    if conflict_resolution not in (None, "ours", "theirs"):
+        raise VersionControlError(f"conflict_resolution must be None, 'ours' or 'theirs', not {conflict_resolution!r}.")
+    state.check_writable()
+    branch = state.branch
+    assert branch is not None
+    state.flush()
+    target_node, target_branch = resolve(state, target)
+    theirs_id = _node_meta(state, target_node).parent if target_branch is not None else target_node
+    if target_branch is not None and _node_meta(state, target_node).changed and not force:
+        raise VersionControlError(
+            f"Branch {target!r} has uncommitted changes, which a merge would not include; commit them first "
+            "(or pass force=True to merge its last commit anyway)."
+        )
+    if theirs_id is None:
+        return None
+    ours_ancestry = _ancestors(state, state.node_id)
+    if theirs_id in ours_ancestry:
+        return None  # already merged
+    theirs_ancestry = set(_ancestors(state, theirs_id))
+    base_id = next((n for n in ours_ancestry if n in theirs_ancestry), None)
+    theirs = _node_meta(state, theirs_id)
+    base = _node_meta(state, base_id) if base_id is not None else VersionMeta()
+    ours = state.meta
+
+    def by_id(meta: VersionMeta) -> dict[str, tuple[str, TensorMeta]]:
+        return {t.id: (name, t) for name, t in meta.tensors.items() if not t.hidden}
+
+    theirs_t, base_t, ours_t = by_id(theirs), by_id(base), by_id(ours)
+    plans: list[Callable[[], None]] = []
+    conflicts: dict[str, list[int]] = {}
+    ds = Dataset(state)
+
+    for tid, (t_name, t_meta) in theirs_t.items():
+        ids_name = ids_key(tid)
+        if tid not in base_t:
+            if t_name in ours.tensors:
+                raise VersionControlError(
+                    f"Tensor {t_name!r} was created on both branches; rename one of them before merging."
+                )
+
+            def adopt(name: str = t_name, meta: TensorMeta = t_meta, ids_name: str = ids_name) -> None:
+                # Their committed chunks are shared, sealed: this branch never changes or deletes them.
+                for key, m in ((name, meta), (ids_name, theirs.tensors.get(ids_name))):
+                    if m is None:
+                        continue
+                    copy = TensorMeta.from_dict(m.to_dict())
+                    copy.sealed, copy.base_index = copy.length, copy.index
+                    copy.changes = {"created": True} if key == name else {}
+                    ours.tensors[key] = copy
+                ds._add_parent_groups(name)
+
+            plans.append(adopt)
+            continue
+        if tid not in ours_t:
+            continue  # deleted on this branch: their changes to it are dropped
+        o_name, o_meta = ours_t[tid]
+        b_name, b_meta = base_t[tid]
+        side_t = _Side(state, t_meta, theirs.tensors.get(ids_name))
+        side_b = _Side(state, b_meta, base.tensors.get(ids_name))
+        side_o = _Side(state, o_meta, ours.tensors.get(ids_name))
+        common_bt = [i for i in side_b.position if i in side_t.position]
+        changed_t = _changed(side_t, side_b, common_bt)
+        common_bo = [i for i in side_b.position if i in side_o.position]
+        changed_o = _changed(side_o, side_b, common_bo)
+        removed_t = [i for i in side_b.position if i not in side_t.position and i in side_o.position]
+        added_t = [int(i) for i in side_t.ids if int(i) not in side_b.position and int(i) not in side_o.position]
+        clash = {i for i in changed_t & changed_o if i in side_o.position}
+        clash |= {i for i in removed_t if i in changed_o}
+        if clash and conflict_resolution is None:
+            conflicts[o_name] = sorted(side_o.position[i] for i in clash)
+            continue
+        take = [i for i in changed_t if i in side_o.position and (i not in clash or conflict_resolution == "theirs")]
+        drop = [i for i in removed_t if i not in clash or conflict_resolution == "theirs"]
+
+        def apply(
+            key: str = o_name,
+            side_t: _Side = side_t,
+            side_o: _Side = side_o,
+            take: list[int] = take,
+            drop: list[int] = drop,
+            added: list[int] = added_t,
+            info: dict[str, Any] | None = (t_meta.info if t_meta.info != b_meta.info else None),
+            new_name: str | None = (t_name if t_name != b_name and o_name == b_name else None),
+        ) -> None:
+            tensor_meta = ours.tensors[key]
+            engine = state.engine(key)
+            for i in take:
+                position = side_o.position[i]
+                engine.update(position, _copyable(side_t, side_t.position[i], tensor_meta))
+                records.record_update(engine.meta, position)
+            for position in sorted((side_o.position[i] for i in drop), reverse=True):
+                engine.pop(position)
+                records.record_pop(engine.meta, position)
+                id_key = ids_key(engine.meta.id)
+                if id_key in ours.tensors:
+                    state.engine(id_key).pop(position)
+            if added:
+                start = engine.meta.length
+                engine.append(_copyable(side_t, side_t.position[i], tensor_meta) for i in added)
+                records.record_append(engine.meta, start, len(added))
+                state.append_ids(key, np.asarray(added, dtype=np.uint64))
+            if info is not None and (
+                ours.tensors[key].info == base_t[engine.meta.id][1].info or conflict_resolution == "theirs"
+            ):
+                ours.tensors[key].info.clear()
+                ours.tensors[key].info.update(info)
+                records.record_info(ours.tensors[key])
+            if new_name is not None and new_name not in ours.tensors:
+                ds.rename_tensor(key, new_name)
+
+        plans.append(apply)
+
+    if conflicts:
+        raise MergeConflictError(
+            "Samples changed on both branches since they diverged (tensor: indices on this branch): "
+            f"{conflicts}. Pass conflict_resolution='ours' or 'theirs' to choose."
+        )
+    if delete_removed_tensors:
+        for tid in base_t:
+            if tid not in theirs_t and tid in ours_t:
+                plans.append(functools.partial(ds.delete_tensor, ours_t[tid][0]))
+    with ds:
+        for plan in plans:
+            plan()
+        state.meta.changes["merged"] = theirs_id
+        state.meta_dirty = True
+    return commit(state, f"Merge {target} into {branch}", allow_empty=True)
+
+
+def _copyable(side: _Side, position: int, meta: TensorMeta) -> Any:
+    """A sample of ``side`` as something ``TensorEngine.append``/``update`` accepts."""
+    from hub.core.samples import SampleEncoder, decode_sample
+
+    data, shape = side.engine.read([position])[0]
+    if isinstance(data, TileManifest):
+        whole = side.engine.read_tiled(data, (), lambda d, s: decode_sample(side.engine.meta, d, s))
+        return SampleEncoder("merge", TensorMeta.from_dict(meta.to_dict())).encode(whole)
+    return bytes(data), shape
