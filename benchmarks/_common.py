@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PeerInstallError", "machine", "peer_python"]
+__all__ = ["PeerInstallError", "load_average", "machine", "peer_python"]
 
 #: Where peer virtualenvs live; ignored by git.
 VENVS = Path(__file__).resolve().parent / ".venvs"
@@ -38,6 +38,11 @@ def _memory() -> str:
     return f"{int(total.split()[0]) / 2**20:.1f} GiB" if total.endswith("kB") else total
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: above zero, other work shared the CPUs with the benchmark."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> dict[str, Any]:
     """CPUs, memory, CPU model, Python, OS, date and load: what a reader needs to weigh the numbers."""
     free = shutil.which("free")
@@ -49,7 +54,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load average at start": load_average(),
     }
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import PeerInstallError, machine, peer_python
+from _common import PeerInstallError, load_average, machine, peer_python
 from data import SEED, write_jpegs
 
 RUNNER = Path(__file__).resolve().parent / "_format_runner.py"
@@ -446,8 +446,10 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(systems(workdir), workdir, repeats)
         rows = [r for scenarios in (raw_rows, jpeg_rows, label_rows) for r in scenarios(bench, data, out, sizes)]
     elapsed = time.perf_counter() - started
+    info["load average at end"] = load_average()
 
     print(f"{info['nproc']} CPUs ({info['cpu']}), {info['memory']} memory, Python {info['python']}, {info['date']}")
+    print(f"Load average at start {info['load average at start']}, at end {info['load average at end']}.")
     for s in bench.systems.values():
         print(f"- {s.name}: {s.unavailable or s.version}")
     print(f"Median of {repeats} alternating rounds" + (" (--quick)" if args.quick else "") + ".\n")
