@@ -1,8 +1,8 @@
 """The quickstart: what hub can do today, end to end, on this machine.
 
 It grows as capabilities land. Today: build a dataset from the images shipped in
-examples/images (stored verbatim, decoded only when read), reopen it, read samples and
-views, and see the storage layer's atomic primitives underneath.
+examples/images (stored verbatim, decoded only when read), commit it, change it on a branch,
+reopen it, read samples and views, and see the storage layer's atomic primitives underneath.
 """
 
 from __future__ import annotations
@@ -29,13 +29,25 @@ def build(path: str) -> hub.Dataset:
         for label, name in enumerate(class_names):
             for file in sorted((IMAGES / name).glob("*.jpg")):
                 ds.append({"images": hub.read(file), "labels": np.uint32(label)})
+    ds.commit("import the shipped images")
     return ds
 
 
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="hub-quickstart-"))
     path = os.fspath(workdir / "shapes")
-    build(path)
+    ds = build(path)
+
+    # Version control: relabel one sample on a branch; the commit on main is untouched.
+    first_commit = ds.commit_id
+    ds.checkout("relabel", create=True)
+    ds.labels[0] = np.uint32(1)
+    ds.commit("relabel sample 0")
+    ds.diff(first_commit)
+    ds.checkout("main")
+    assert ds.labels[0].numpy().tolist() == [0]
+    ds.log()
+    ds.close()  # release the branch's write lock
 
     ds = hub.load(path, read_only=True)
     ds.summary()

@@ -330,7 +330,7 @@ class Dataset:
         return versioning.checkout(self._state, address, create)
 
     def diff(self, id_1: str | None = None, id_2: str | None = None, as_dict: bool = False) -> dict[str, Any] | None:
-        """Changes since the common ancestor: of the working state (no ids), against ``id_1``, or between two.
+        """Changes since the common ancestor: of the working state (no ids), of it and ``id_1``, or of two versions.
 
         Prints them readably, or returns them with ``as_dict=True``: ``{"ancestor", "a", "b"}``,
         each side listing, newest first, every version's created tensors, added index ranges,

@@ -298,14 +298,15 @@ def _lineage(state: _State, node_id: str) -> list[tuple[str, VersionMeta]]:
 def diff(state: _State, id_1: str | None = None, id_2: str | None = None) -> dict[str, Any]:
     """Changes on each side since the common ancestor of two versions (see ``Dataset.diff``)."""
     state.flush()
-    a = resolve(state, id_1)[0] if id_1 is not None else state.node_id
+    # diff(): the working state against its parent; diff(x): the current state against x; diff(x, y): x against y.
+    a = resolve(state, id_1)[0] if id_1 is not None and id_2 is not None else state.node_id
     b: str | None
     if id_2 is not None:
         b = resolve(state, id_2)[0]
-    elif id_1 is None:
-        b = state.meta.parent if state.branch is not None else state.node_id
+    elif id_1 is not None:
+        b = resolve(state, id_1)[0]
     else:
-        b = state.node_id
+        b = state.meta.parent if state.branch is not None else state.node_id
     lineage_a = _lineage(state, a)
     lineage_b = _lineage(state, b) if b is not None else []
     in_b = {node for node, _ in lineage_b}
@@ -335,8 +336,10 @@ def format_diff(result: dict[str, Any]) -> str:
         if not side["changes"]:
             lines.append("   no changes")
         for change in side["changes"]:
-            lines.append(f"  version {change['commit']}")
             ds = change["dataset"]
+            if not change["tensors"] and not (ds["info_updated"] or ds["deleted_tensors"] or ds["renamed_tensors"]):
+                continue
+            lines.append(f"  version {change['commit']}")
             if ds["info_updated"]:
                 lines.append("    dataset info updated")
             for name in ds["deleted_tensors"]:
