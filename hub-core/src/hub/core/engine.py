@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,12 +190,13 @@ class TensorEngine:
     def _is_tiled(self, pos: int) -> bool:
         return bool(self.index.entries["flags"][pos] & TILED)
 
-    def read_tiled(self, manifest: TileManifest, subscript: tuple[object, ...], decode: object) -> np.ndarray:
+    def read_tiled(
+        self,
+        manifest: TileManifest,
+        subscript: tuple[object, ...],
+        decode_tile: Callable[[bytes | memoryview, tuple[int, ...]], np.ndarray],
+    ) -> np.ndarray:
         """``sample[subscript]`` of a tiled sample, fetching and decoding only the tiles it touches."""
-        from collections.abc import Callable
-
-        assert callable(decode)
-        decode_tile: Callable[[bytes | memoryview, tuple[int, ...]], np.ndarray] = decode
 
         def fetch(ids: list[int]) -> dict[int, np.ndarray]:
             keys = {self._key(i): i for i in ids}
