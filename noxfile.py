@@ -67,5 +67,6 @@ def quickstart(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmarks, side by side with their baselines; ``nox -s bench -- --quick`` for a short run."""
-    session.install(CORE, "moto[server]>=5.0.20")
-    session.run("python", "benchmarks/storage.py", *session.posargs)
+    session.install(CORE, "moto[server]>=5.0.20", "scikit-image")
+    for script in ("storage.py", "format.py", "versioning.py"):
+        session.run("python", f"benchmarks/{script}", *session.posargs)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PeerInstallError", "load_average", "machine", "peer_python"]
+__all__ = ["HUB285_REQUIREMENTS", "PeerInstallError", "hub285_env", "load_average", "machine", "peer_python"]
 
 #: Where peer virtualenvs live; ignored by git.
 VENVS = Path(__file__).resolve().parent / ".venvs"
+#: The original Hub at its last 2.x release, with the numpy it was built for.
+HUB285_REQUIREMENTS = ["hub==2.8.5", "numpy<2"]
 
 
 class PeerInstallError(Exception):
@@ -81,3 +85,17 @@ def peer_python(name: str, requirements: Sequence[str]) -> Path:
             raise PeerInstallError(f"{' '.join(step[2:5])} failed: {errors[-1]}")
     marker.write_text(wanted)
     return python
+
+
+def hub285_env(workdir: Path) -> dict[str, str]:
+    """The environment to run hub 2.8.5 in without any network call: a home of its own under ``workdir``.
+
+    At import hub 2.8.5 asks PyPI for its latest version unless it checked within a day, and reports usage with
+    humbug unless consent was refused: the home holds a fresh version check and a refusal, and ``BUGGER_OFF``
+    opts out of humbug as well.
+    """
+    home = workdir / "home-hub285" / ".activeloop"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "pypi_version.json").write_text(json.dumps(["2.8.5", time.time()]))
+    (home / "reporting_config.json").write_text(json.dumps({"consent": False, "client_id": "benchmark"}))
+    return {**os.environ, "HOME": str(home.parent), "BUGGER_OFF": "true"}

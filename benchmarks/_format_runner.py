@@ -91,24 +91,27 @@ class Runner:
     def __init__(self, task: Task) -> None:
         self.task = task
 
-    def _prefault(self) -> None:
-        """Touch the task's ``prefault`` bytes of fresh memory and free them, so the operation finds memory ready.
+    def _settle(self) -> None:
+        """Get the machine into the same state before every clock starts.
 
-        On a virtual machine whose memory the host provides lazily (and takes back soon after the guest frees it),
-        touching a page for the first time costs several times copying it: about 2 s per GiB where these benchmarks
-        were written. Without this, a write's time would depend on what ran just before it.
+        First write back whatever earlier runs left dirty (and the discards of what they deleted), so that this run
+        doesn't pay for it. Then touch the task's ``prefault`` bytes of fresh memory and free them: on a virtual
+        machine whose memory the host provides lazily (and takes back soon after the guest frees it), touching a
+        page for the first time costs several times copying it, about 2 s per GiB where these benchmarks were
+        written, and a write's time would otherwise depend on what ran just before it.
         """
+        os.sync()
         np.ones(self.task["prefault"], dtype=np.uint8)
 
     def timed(self, operation: Callable[[], Any]) -> tuple[float, Any]:
-        self._prefault()
+        self._settle()
         started = time.perf_counter()
         value = operation()
         return time.perf_counter() - started, value
 
     def timed_with_peak_memory(self, operation: Callable[[], Any]) -> tuple[float, Any, int]:
         """Like :meth:`timed`, plus how far the peak resident set rose above the resident set at the start."""
-        self._prefault()
+        self._settle()
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM, the peak resident set, to the current resident set
         before = _status_kib("VmRSS")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import PeerInstallError, load_average, machine, peer_python
+from _common import HUB285_REQUIREMENTS, PeerInstallError, hub285_env, load_average, machine, peer_python
 from data import SEED, write_jpegs
 
 RUNNER = Path(__file__).resolve().parent / "_format_runner.py"
@@ -37,7 +37,7 @@ OUTPUTS = {OURS: "ours", BASELINE: "baseline", HUB285: "hub285", ZARR: "zarr3"}
 #: The baseline of scenario 1 again, made as durable as ours: it runs in the baseline's system.
 FSYNCED = "np.save + fsync"
 RUN_TIMEOUT = 1200
-#: Fresh memory each run touches before its clock starts (see ``Runner._prefault``), besides twice what it moves.
+#: Fresh memory each run touches before its clock starts (see ``Runner._settle``), besides twice what it moves.
 PREFAULT_BYTES = 256 * 2**20
 
 
@@ -194,6 +194,14 @@ def row(
     return Row(scenario, unit, higher_is_better, baseline, target, target_text, values, runs)
 
 
+def _count(n: int) -> str:
+    """``n`` as people say it: 10k, 1M."""
+    for unit, suffix in ((10**6, "M"), (1000, "k")):
+        if n % unit == 0:
+            return f"{n // unit}{suffix}"
+    return str(n)
+
+
 def _failed(outcome: Outcome, what: str) -> str:
     return f"{what} failed" if outcome.failure or not outcome.results else ""
 
@@ -224,11 +232,11 @@ def raw_rows(bench: Bench, data: Path, out: Path, sizes: Sizes) -> list[Row]:
     }
     # Ours reads whole chunks when a slice spans several: up to three times the slice.
     reads = bench.measure({name: read_tasks[name] for name in (OURS, BASELINE, HUB285, ZARR)}, 3 * slice_nbytes)
-    scenario = f"2. read `images[{start}:{stop}].numpy()`, {sizes.raw_slice // 1000}k samples"
+    scenario = f"2. read `images[{start}:{stop}].numpy()`, {_count(sizes.raw_slice)} samples"
     bench.check(scenario, reads)
     return [
         row(
-            f"1. write {sizes.raw // 1000}k raw 32x32x3 uint8 samples, one `extend` (MB/s)",
+            f"1. write {_count(sizes.raw)} raw 32x32x3 uint8 samples, one `extend` (MB/s)",
             "MB/s",
             writes,
             lambda r: nbytes / 1e6 / r["seconds"],
@@ -285,7 +293,7 @@ def jpeg_rows(bench: Bench, data: Path, out: Path, sizes: Sizes) -> list[Row]:
     bench.check(scenario, reads)
     return [
         row(
-            f"3. append {sizes.jpegs // 1000}k 256x256 JPEG files, `hub.read` in `with ds:` (files/s)",
+            f"3. append {_count(sizes.jpegs)} 256x256 JPEG files, `hub.read` in `with ds:` (files/s)",
             "files/s",
             writes,
             lambda r: sizes.jpegs / r["seconds"],
@@ -310,7 +318,7 @@ def label_rows(bench: Bench, data: Path, out: Path, sizes: Sizes) -> list[Row]:
     labels = np.random.default_rng(SEED).integers(0, 1000, sizes.labels, dtype=np.uint32)
     np.save(data / "labels.npy", labels)
     np.save(data / "labels_small.npy", labels[: sizes.small_labels])
-    big, small = f"{sizes.labels // 1000}k", f"{sizes.small_labels // 1000}k"
+    big, small = _count(sizes.labels), _count(sizes.small_labels)
     systems = (OURS, HUB285, ZARR)
 
     def dest(name: str, size: str) -> str:
@@ -412,14 +420,8 @@ def _peer(name: str, api: str, venv: str, requirements: list[str], package: str)
 
 def systems(workdir: Path) -> list[System]:
     """Ours and the baseline in this interpreter, each peer in its own virtualenv; in the order of a round."""
-    hub285 = _peer(HUB285, "hub", "hub285", ["hub==2.8.5", "numpy<2"], "hub")
-    # hub 2.8.5 asks PyPI for its latest version at import and reports usage with humbug: a home of its own
-    # holds a fresh version check and a refusal of consent, and BUGGER_OFF opts out of humbug as well.
-    home = workdir / "home-hub285" / ".activeloop"
-    home.mkdir(parents=True)
-    (home / "pypi_version.json").write_text(json.dumps(["2.8.5", time.time()]))
-    (home / "reporting_config.json").write_text(json.dumps({"consent": False, "client_id": "benchmark"}))
-    hub285.env.update(HOME=str(home.parent), BUGGER_OFF="true")
+    hub285 = _peer(HUB285, "hub", "hub285", HUB285_REQUIREMENTS, "hub")
+    hub285.env = hub285_env(workdir)
     return [
         System(OURS, "hub", version=f"hub-core {version('hub-core')}, numpy {version('numpy')}"),
         System(BASELINE, "baseline", version=f"numpy {version('numpy')}, simplejpeg {version('simplejpeg')}"),

@@ -75,7 +75,7 @@ def test_branches_diverge(path: str) -> None:
     assert _values(ds) == [0, 1, 2, 3, 4, 100]
     assert ds.branches == ["alt", "main"]
     assert ds.commits[-1]["commit"] == base
-    with pytest.raises(VersionControlError, match="already exists"):
+    with pytest.raises(VersionControlError, match="already names a branch"):
         ds.checkout("main", create=True)
     with pytest.raises(VersionControlError, match="not a branch"):
         ds.checkout("nope")

@@ -59,18 +59,22 @@ class _State:
         if lease is not None:
             release_on_collect(self, lease)
 
+    def hold(self, branch: str | None) -> None:
+        """Hold the writer lock of ``branch`` (None: of no branch), before reading its head."""
+        if self.read_only:
+            return
+        if branch is None:
+            if self.lease is not None:
+                self.lease.release()
+                self.lease = None
+        elif self.lease is None:
+            self.lease = acquire(self.storage, branch)
+            release_on_collect(self, self.lease)
+        elif self.lease.branch != branch:
+            self.lease.transfer_to(branch)
+
     def switch(self, node_id: str, meta: VersionMeta, branch: str | None) -> None:
-        """Point this state at another version node (after a commit, checkout or reset)."""
-        if not self.read_only and branch != self.branch:
-            if branch is None:
-                if self.lease is not None:
-                    self.lease.release()
-                    self.lease = None
-            elif self.lease is None:
-                self.lease = acquire(self.storage, branch)
-                release_on_collect(self, self.lease)
-            else:
-                self.lease.transfer_to(branch)
+        """Point this state at another version node (after a commit, checkout or reset); see :meth:`hold`."""
         self.node_id = node_id
         self.meta = meta
         self.branch = branch
@@ -219,14 +223,22 @@ class Dataset:
         from hub.core.meta import ROOT_KEY
         from hub.errors import CorruptDatasetError, DatasetNotFoundError, KeyNotFoundError
 
-        try:
-            root = RootDoc.frombytes(storage.get(ROOT_KEY), f"{storage.url}/{ROOT_KEY}")
-        except KeyNotFoundError:
-            raise DatasetNotFoundError(
-                f"No hub dataset at {storage.url}. Create one with hub.empty({storage.url!r}) "
-                "or hub.dataset(path), which creates it when missing."
-            ) from None
+        def read_root() -> RootDoc:
+            try:
+                return RootDoc.frombytes(storage.get(ROOT_KEY), f"{storage.url}/{ROOT_KEY}")
+            except KeyNotFoundError:
+                raise DatasetNotFoundError(
+                    f"No hub dataset at {storage.url}. Create one with hub.empty({storage.url!r}) "
+                    "or hub.dataset(path), which creates it when missing."
+                ) from None
+
+        root = read_root()
         version = version or (DEFAULT_BRANCH if DEFAULT_BRANCH in root.heads else sorted(root.heads)[0])
+        lease = None
+        if version in root.heads and not read_only:
+            # The lock first, then the head: a head read before the lock may be committed meanwhile.
+            lease = acquire(storage, version)
+            root = read_root()
         branch: str | None
         if version in root.heads:
             node_id, branch = root.heads[version], version
@@ -245,7 +257,6 @@ class Dataset:
             raise CorruptDatasetError(
                 f"{storage.url}: the metadata of version {version!r} ({key}) is missing."
             ) from None
-        lease = acquire(storage, branch) if branch is not None and not read_only else None
         return cls(_State(storage, creds, node_id, meta, read_only, branch, lease))
 
     # ------------------------------------------------------------- properties
@@ -267,10 +278,11 @@ class Dataset:
         if value and not state.read_only:
             state.close()
         elif not value and state.read_only:
-            if state.branch is not None:
-                state.lease = acquire(state.storage, state.branch)
-                release_on_collect(state, state.lease)
+            state.storage.read_only = False
             state.read_only = False
+            if state.branch is not None:
+                state.hold(state.branch)
+                versioning.checkout(state, state.branch)  # the head as it is now that we hold the lock
 
     def close(self) -> None:
         """Flush, give up the write lock and become read-only (the lock is also released when collected)."""

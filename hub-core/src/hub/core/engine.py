@@ -8,7 +8,6 @@ under a new id (copy on write), so a published chunk is never changed except by 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -18,7 +17,7 @@ import numpy as np
 
 from hub.core.chunk import HEADER_PROBE, ChunkBuilder, ChunkHeader, header_size, parse_header
 from hub.core.chunk_index import ChunkIndex, chunk_key
-from hub.core.meta import TensorMeta, index_key
+from hub.core.meta import TensorMeta, index_key, new_id
 from hub.core.tiles import TILED, TiledSample, TileManifest, assemble
 from hub.errors import CorruptChunkError, KeyNotFoundError, SampleShapeError
 from hub.storage import Storage
@@ -289,13 +288,13 @@ class TensorEngine:
         """Write the tail chunk and the chunk index; the caller then publishes the metadata."""
         self._write_tail()
         if self._dirty:
-            data = self.index.tobytes()
-            key = index_key(self.meta.id, hashlib.blake2b(data, digest_size=16).hexdigest())
-            if key != self.meta.index:
-                self._put(key, data)
-                if self.meta.index is not None and self.meta.index != self.meta.base_index:
-                    self._garbage.add(self.meta.index)
-                self.meta.index = key
+            # A fresh name per write: a content-derived one could equal an index a commit names, which this
+            # node would then delete as its own garbage.
+            key = index_key(self.meta.id, new_id(128))
+            self._put(key, self.index.tobytes())
+            if self.meta.index is not None and self.meta.index != self.meta.base_index:
+                self._garbage.add(self.meta.index)
+            self.meta.index = key
             self._dirty = False
 
     def collect_garbage(self) -> None:

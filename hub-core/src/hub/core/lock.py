@@ -141,6 +141,10 @@ class Lease:
         """Hold the lock of ``branch`` instead (a checkout); raises LockedError if it is held."""
         new = acquire(self.storage, branch, self.duration)
         self.release()
+        with _REGISTRY_LOCK:
+            old = _PROCESS_LEASES.get((self.storage.url, self.branch))
+            if old is not None and old() is self:
+                del _PROCESS_LEASES[(self.storage.url, self.branch)]
         self.__dict__.update(new.__dict__)
         new._stop.set()
         self._stop = threading.Event()
@@ -181,7 +185,7 @@ def acquire(storage: Storage, branch: str, duration: float | None = None) -> Lea
             if token is None:
                 continue  # someone else moved first: look again
         lease = Lease(storage, branch, token, holder, duration)
-        if previous_lease is not None and previous_lease.valid:
+        if previous_lease is not None and previous_lease.valid and previous_lease.branch == branch:
             previous_lease.revoke(
                 f"Branch {branch!r} of {storage.url} was opened for writing again in this process; "
                 "this older dataset object can no longer write. Use the newer one."

@@ -118,7 +118,10 @@ def commit(state: _State, message: str | None = None, allow_empty: bool = False)
         )
     node = state.node_id
     doc = CommitDoc(node, state.meta.parent, branch, message, time.time(), _author())
-    state.storage.set(commit_key(node), doc.tobytes())
+    if not state.storage.set_if_absent(commit_key(node), doc.tobytes()):
+        raise CommitConflictError(
+            f"Version {node} of {state.storage.url} was committed by another writer; reload the dataset."
+        )
     child_id = new_id()
     child = _child_meta(state.meta, node)
     state.storage.set(node_meta_key(child_id), child.tobytes())
@@ -153,6 +156,8 @@ def checkout(state: _State, address: str, create: bool = False) -> str | None:
     state.flush()
     if create:
         return _create_branch(state, address)
+    _, branch = resolve(state, address)
+    state.hold(branch)  # the lock before the head: the head may move until we hold it
     node_id, branch = resolve(state, address)
     meta = _node_meta(state, node_id)
     state.switch(node_id, meta, branch)
@@ -162,6 +167,9 @@ def checkout(state: _State, address: str, create: bool = False) -> str | None:
 def _create_branch(state: _State, name: str) -> str | None:
     if not name or "/" in name or name.startswith(".") or any(c in name for c in " @~^:\\"):
         raise VersionControlError(f"{name!r} is not a valid branch name (no '/', '@', spaces or leading '.').")
+    root, _ = read_root(state)
+    if name in root.heads or name in root.tags:
+        raise VersionControlError(f"{name!r} already names a branch or tag; checkout({name!r}) to switch to it.")
     base = state.meta.parent if state.branch is not None else state.node_id
     if state.branch is not None and state.meta.changed:
         # Uncommitted changes can't be shared by two branches' working nodes: commit them first (as Hub 2.x did).
@@ -171,10 +179,11 @@ def _create_branch(state: _State, name: str) -> str | None:
     state.storage.set(node_meta_key(child_id), child.tobytes())
 
     def add_branch(root: RootDoc) -> None:
-        if name in root.heads:
-            raise VersionControlError(f"Branch {name!r} already exists; checkout({name!r}) to switch to it.")
+        if name in root.heads or name in root.tags:
+            raise VersionControlError(f"{name!r} already names a branch or tag; checkout({name!r}) to switch to it.")
         root.heads[name] = child_id
 
+    state.hold(name)
     try:
         update_root(state, add_branch)
     except VersionControlError:
