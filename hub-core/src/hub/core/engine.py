@@ -125,7 +125,7 @@ class TensorEngine:
     def checkpoint(self) -> _Checkpoint:
         """What :meth:`rollback` restores: the state before a write that may fail half-way."""
         tail_samples = self._tail.num_samples if self._tail is not None else 0
-        return _Checkpoint(self.index.copy(), TensorMeta.from_dict(self.meta.to_dict()), self._tail_id, tail_samples)
+        return _Checkpoint(self.index.copy(), self.meta.copy(), self._tail_id, tail_samples)
 
     def rollback(self, cp: _Checkpoint) -> None:
         """Forget every sample added since ``cp``; chunks written meanwhile become unreferenced."""
@@ -247,17 +247,22 @@ class TensorEngine:
 
     def _writable_tail(self, nbytes: int) -> ChunkBuilder:
         tail = self._tail
-        if tail is not None and tail.num_samples and tail.nbytes + nbytes > self.meta.max_chunk_size:
+        full = tail is not None and tail.num_samples and tail.nbytes + nbytes > self.meta.max_chunk_size
+        if full:
             self._write_tail()
             self._drop_tail()
         if self._tail is None:
-            self._open_tail(nbytes)
+            self._open_tail(nbytes, reopen_last=not full)
         assert self._tail is not None
         return self._tail
 
-    def _open_tail(self, nbytes: int) -> None:
+    def _open_tail(self, nbytes: int, reopen_last: bool = True) -> None:
+        """Start the chunk appends go to: the last chunk again if it has room, else a new one.
+
+        ``reopen_last=False`` when the last chunk was just closed for being full: no need to read it back.
+        """
         index = self.index
-        last = len(index) - 1
+        last = len(index) - 1 if reopen_last else -1
         if (
             last >= 0
             and self.meta.ndim is not None

@@ -6,6 +6,7 @@ it does not know. See ``docs/format.md``.
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from dataclasses import asdict, dataclass, field, fields
@@ -117,6 +118,10 @@ class TensorMeta:
     def from_dict(cls, doc: dict[str, Any]) -> TensorMeta:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in doc.items() if k in known})
+
+    def copy(self) -> TensorMeta:
+        """An independent copy (its lists and dicts too), cheaper than a JSON round trip."""
+        return copy.deepcopy(self)
 
     def update_shape_bounds(self, shapes: list[tuple[int, ...]]) -> None:
         """Widen min/max shape to cover ``shapes`` (all of this tensor's ndim)."""
