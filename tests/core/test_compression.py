@@ -196,7 +196,9 @@ def test_lossless_round_trip(name: str, mode: str, data: st.DataObject) -> None:
 def test_lossless_webp_round_trip(mode: str, data: st.DataObject) -> None:
     array = data.draw(images(mode))
     codec = hc.WebpCodec(lossless=True)
-    np.testing.assert_array_equal(codec.decode(codec.encode(array)), array)
+    # libwebp may drop an all-opaque alpha plane; the recorded shape brings it back, as when hub reads a sample.
+    decoded = codec.decode(codec.encode(array), shape=array.shape, dtype=array.dtype)
+    np.testing.assert_array_equal(decoded, array)
 
 
 @pytest.mark.parametrize("name", ["png", "bmp", "tiff", "jpeg2000", "gif", "jpeg"])
