@@ -81,6 +81,20 @@ class _State:
         self.engines = {}
         self.meta_dirty = False
 
+    @property
+    def commit_id(self) -> str | None:
+        """The commit this state reads or builds on: the branch's last commit, or the checked-out one."""
+        return self.meta.parent if self.branch is not None else self.node_id
+
+    def pop_sample(self, key: str, index: int) -> None:
+        """Remove sample ``index`` of tensor ``key`` and its stable id, and record the change."""
+        engine = self.engine(key)
+        engine.pop(index)
+        changes.record_pop(engine.meta, index)
+        id_key = ids_key(engine.meta.id)
+        if id_key in self.meta.tensors:
+            self.engine(id_key).pop(index)
+
     def discard_buffers(self) -> None:
         """Forget unflushed writes (``reset``)."""
         self.engines = {}
@@ -117,10 +131,8 @@ class _State:
     def write(self, keys: Sequence[str]) -> Iterator[None]:
         """A write to ``keys``: all of it or none of it reaches the dataset; flushed unless in ``with ds:``."""
         self.check_writable()
-        keys = [
-            *keys,
-            *(ids_key(self.meta.tensors[k].id) for k in keys if ids_key(self.meta.tensors[k].id) in self.meta.tensors),
-        ]
+        ids = (ids_key(self.meta.tensors[k].id) for k in keys)
+        keys = [*keys, *(k for k in ids if k in self.meta.tensors)]
         engines = [self.engine(k) for k in keys]
         checkpoints = [e.checkpoint() for e in engines]
         try:
@@ -239,17 +251,7 @@ class Dataset:
             # The lock first, then the head: a head read before the lock may be committed meanwhile.
             lease = acquire(storage, version)
             root = read_root()
-        branch: str | None
-        if version in root.heads:
-            node_id, branch = root.heads[version], version
-        elif version in root.tags:
-            node_id, branch = root.tags[version], None
-        elif storage.exists(f"versions/{version}/commit.json"):
-            node_id, branch = version, None
-        else:
-            raise VersionControlError(
-                f"{version!r} is not a branch, tag or commit of {storage.url}; branches: {sorted(root.heads)}."
-            )
+        node_id, branch = versioning.locate(storage, root, version)
         key = node_meta_key(node_id)
         try:
             meta = VersionMeta.frombytes(storage.get(key), f"{storage.url}/{key}")
@@ -306,8 +308,7 @@ class Dataset:
     @property
     def commit_id(self) -> str | None:
         """The last commit of the branch (or the checked-out commit); None before the first commit."""
-        state = self._state
-        return state.meta.parent if state.branch is not None else state.node_id
+        return self._state.commit_id
 
     @property
     def pending_commit_id(self) -> str:
@@ -675,12 +676,7 @@ class Dataset:
         keys = [k for k in self._visible_keys() if self._state.meta.tensors[k].length > index]
         with self._state.write(keys):
             for key in keys:
-                engine = self._state.engine(key)
-                engine.pop(index)
-                changes.record_pop(engine.meta, index)
-                id_key = ids_key(engine.meta.id)
-                if id_key in self._state.meta.tensors:
-                    self._state.engine(id_key).pop(index)
+                self._state.pop_sample(key, index)
 
     def flush(self) -> None:
         """Write everything buffered to storage; the dataset on storage then holds it all."""

@@ -162,18 +162,21 @@ class TensorEngine:
         """Write a tiled sample's tile chunks and manifest; return the manifest's id."""
         ids = []
         manifest = TileManifest(sample.shape, sample.tile_shape, [])
-        lz4 = self.meta.chunk_compression == "lz4"
         for coords, data in zip(np.ndindex(*manifest.grid), sample.tiles, strict=True):
             box = manifest.tile_box(coords)
-            builder = ChunkBuilder(len(sample.shape))
-            builder.add(data, tuple(b.stop - b.start for b in box))
-            tile_id = secrets.randbits(64)
-            self._put(self._key(tile_id), builder.tobytes(lz4=lz4))
-            ids.append(tile_id)
+            ids.append(self._write_single(data, tuple(b.stop - b.start for b in box)))
         manifest.tile_ids = ids
         manifest_id = secrets.randbits(64)
         self._put(self._key(manifest_id), manifest.tobytes())
         return manifest_id
+
+    def _write_single(self, data: bytes | memoryview, shape: tuple[int, ...]) -> int:
+        """Write a chunk holding one sample (a tile, or a sample with an index entry to itself); return its id."""
+        builder = ChunkBuilder(len(shape))
+        builder.add(data, shape)
+        cid = secrets.randbits(64)
+        self._put(self._key(cid), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+        return cid
 
     def _append_tiled(self, sample: TiledSample) -> None:
         self._write_tail()
@@ -201,12 +204,7 @@ class TensorEngine:
             keys = {self._key(i): i for i in ids}
             out = {}
             for key, data in self.storage.get_many(keys).items():
-                header = parse_header(data, key)
-                body = memoryview(data)[header.header_nbytes :]
-                if header.lz4:
-                    from hub.compression import decompress_bytes
-
-                    body = memoryview(decompress_bytes("lz4", bytes(body)))
+                header, body = self._decode_chunk(keys[key], data)
                 start, end = header.byte_span(0)
                 out[keys[key]] = decode_tile(body[start:end], header.shape(0))
             return out
@@ -343,11 +341,7 @@ class TensorEngine:
             index.set_id(pos, self._write_tiles(sample))
             index.entries["flags"][pos] = TILED
         else:
-            builder = ChunkBuilder(len(sample[1]))
-            builder.add(sample[0], sample[1])
-            new_id = secrets.randbits(64)
-            self._put(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
-            index.set_id(pos, new_id)
+            index.set_id(pos, self._write_single(sample[0], sample[1]))
             index.entries["flags"][pos] = 0
         self._dirty = True
 

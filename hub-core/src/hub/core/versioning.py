@@ -37,6 +37,7 @@ from hub.errors import (
     MergeConflictError,
     VersionControlError,
 )
+from hub.storage import Storage
 
 if TYPE_CHECKING:
     from hub.core.dataset import _State
@@ -91,19 +92,23 @@ def _child_meta(parent: VersionMeta, parent_id: str) -> VersionMeta:
     return meta
 
 
-def resolve(state: _State, address: str) -> tuple[str, str | None]:
-    """(node id, branch) of a branch name, tag or commit id; branch is None for a commit or tag."""
-    root, _ = read_root(state)
+def locate(storage: Storage, root: RootDoc, address: str) -> tuple[str, str | None]:
+    """(node id, branch) of a branch name, tag or commit id in ``root``; branch is None for a commit or tag."""
     if address in root.heads:
         return root.heads[address], address
     if address in root.tags:
         return root.tags[address], None
-    if read_commit(state, address) is not None:
+    if storage.exists(commit_key(address)):
         return address, None
     raise VersionControlError(
-        f"{address!r} is not a branch, tag or commit of {state.storage.url}. "
+        f"{address!r} is not a branch, tag or commit of {storage.url}. "
         f"Branches: {sorted(root.heads)}; use checkout({address!r}, create=True) to make a branch."
     )
+
+
+def resolve(state: _State, address: str) -> tuple[str, str | None]:
+    """:func:`locate` in the dataset's current ``hub.json``."""
+    return locate(state.storage, read_root(state)[0], address)
 
 
 def commit(state: _State, message: str | None = None, allow_empty: bool = False) -> str:
@@ -170,7 +175,7 @@ def _create_branch(state: _State, name: str) -> str | None:
     root, _ = read_root(state)
     if name in root.heads or name in root.tags:
         raise VersionControlError(f"{name!r} already names a branch or tag; checkout({name!r}) to switch to it.")
-    base = state.meta.parent if state.branch is not None else state.node_id
+    base = state.commit_id
     if state.branch is not None and state.meta.changed:
         # Uncommitted changes can't be shared by two branches' working nodes: commit them first (as Hub 2.x did).
         base = commit(state, f"auto-commit before creating branch {name!r}")
@@ -216,7 +221,7 @@ def reset(state: _State) -> None:
 
 def tag(state: _State, name: str, commit_id: str | None = None) -> str:
     """Name a commit (default: the current branch's last commit)."""
-    target = commit_id or (state.meta.parent if state.branch is not None else state.node_id)
+    target = commit_id or state.commit_id
     if target is None:
         raise VersionControlError("There is no commit to tag yet; commit() first.")
     if read_commit(state, target) is None:
@@ -234,7 +239,7 @@ def tag(state: _State, name: str, commit_id: str | None = None) -> str:
 def history(state: _State) -> list[CommitDoc]:
     """The commits reachable from the current version, newest first."""
     out = []
-    current = state.meta.parent if state.branch is not None else state.node_id
+    current = state.commit_id
     while current is not None:
         doc = read_commit(state, current)
         if doc is None:
@@ -315,7 +320,7 @@ def diff(state: _State, id_1: str | None = None, id_2: str | None = None) -> dic
     elif id_1 is not None:
         b = resolve(state, id_1)[0]
     else:
-        b = state.meta.parent if state.branch is not None else state.node_id
+        b = state.commit_id
     lineage_a = _lineage(state, a)
     lineage_b = _lineage(state, b) if b is not None else []
     in_b = {node for node, _ in lineage_b}
@@ -519,11 +524,7 @@ def merge(
                 engine.update(position, _copyable(side_t, side_t.position[i], tensor_meta))
                 records.record_update(engine.meta, position)
             for position in sorted((side_o.position[i] for i in drop), reverse=True):
-                engine.pop(position)
-                records.record_pop(engine.meta, position)
-                id_key = ids_key(engine.meta.id)
-                if id_key in ours.tensors:
-                    state.engine(id_key).pop(position)
+                state.pop_sample(key, position)
             if added:
                 start = engine.meta.length
                 engine.append(_copyable(side_t, side_t.position[i], tensor_meta) for i in added)
