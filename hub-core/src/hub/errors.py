@@ -42,6 +42,7 @@ __all__ = [
     "MergeConflictError",
     "SampleDecodeError",
     "DatasetNotShareableError",
+    "LoaderOptionError",
 ]
 
 
@@ -210,3 +211,7 @@ class SampleDecodeError(CorruptSampleError):
 
 class DatasetNotShareableError(HubError):
     """A dataset that exists only in this process (``mem://``) was sent to another process."""
+
+
+class LoaderOptionError(HubError, ValueError):
+    """An option given to a loader (``ds.pytorch()``, ``ds.tensorflow()``) is out of range or of the wrong kind."""
