@@ -698,11 +698,38 @@ class Dataset:
 
         return load_integration("pytorch")(self, *args, **kwargs)
 
-    def tensorflow(self, *args: Any, **kwargs: Any) -> Any:
-        """A ``tf.data.Dataset`` over this dataset (needs ``pip install hub-tensorflow``)."""
+    def tensorflow(
+        self,
+        tensors: Sequence[str] | None = None,
+        tobytes: bool | Sequence[str] = False,
+        shuffle: bool = False,
+        buffer_size: int = 2048,
+        num_parallel_calls: int = -1,
+        seed: int | None = None,
+        transform: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A ``tf.data.Dataset`` of this dataset's samples (needs ``pip install "hub-tensorflow[cpu]"``).
+
+        Elements are dicts of tensor name to value, or tuples in the order of ``tensors`` when it is given;
+        ``element_spec`` is exact, from the tensor metadata. ``tobytes`` (``True`` or tensor names) yields the stored
+        bytes instead of decoded values. ``shuffle`` draws from a buffer of whole chunks of ``buffer_size`` MB, seeded
+        by ``(seed, epoch)``. ``num_parallel_calls`` (-1 is ``tf.data.AUTOTUNE``) bounds the parallel decoding;
+        ``transform`` is mapped over the elements. See ``docs/api.md`` for ``num_workers`` and ``input_context``.
+        """
         from hub.integrations import load_integration
 
-        return load_integration("tensorflow")(self, *args, **kwargs)
+        return load_integration("tensorflow")(
+            self,
+            tensors=tensors,
+            tobytes=tobytes,
+            shuffle=shuffle,
+            buffer_size=buffer_size,
+            num_parallel_calls=num_parallel_calls,
+            seed=seed,
+            transform=transform,
+            **kwargs,
+        )
 
     # ---------------------------------------------------------------- display
     def summary(self) -> str:

@@ -1,0 +1,137 @@
+"""``ds.tensorflow(...)``: a ``tf.data.Dataset`` fed by hub-core's reader, one interleaved stream per worker.
+
+hub-core's :class:`~hub.core.reading.DatasetReader` plans each epoch in chunk groups and fetches whole chunks ahead
+on background threads; here ``interleave`` runs one generator per worker share of those groups in parallel, each
+yielding blocks of samples, which are unbatched and finished (JPEG decoding included) by parallel TensorFlow ops.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from hub import DatasetReader, Shard
+from hub.errors import LoaderOptionError, TensorNotFoundError
+from hub_tensorflow._columns import Column, choose_route
+from hub_tensorflow._spec import element_spec
+
+__all__ = ["dataset_to_tensorflow"]
+
+#: Samples per block a worker's generator yields: large enough that per-block costs vanish, small enough to start
+#: streaming at once.
+BLOCK_SAMPLES = 128
+
+
+def dataset_to_tensorflow(
+    dataset: Any,
+    tensors: Sequence[str] | None = None,
+    tobytes: bool | Sequence[str] = False,
+    shuffle: bool = False,
+    buffer_size: int = 2048,
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+    seed: int | None = None,
+    transform: Callable[[Any], Any] | None = None,
+    *,
+    num_workers: int = 2,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
+    """A ``tf.data.Dataset`` over ``dataset`` (a hub dataset or view): the hook behind ``ds.tensorflow(...)``.
+
+    Elements are dicts of tensor name to value, or tuples in the order of ``tensors`` when it is a list; their
+    ``element_spec`` comes from the tensor metadata (see ``docs/api.md``). ``tobytes`` (``True`` or tensor names)
+    yields stored bytes as scalar ``tf.string`` instead of decoded values. ``shuffle`` draws samples from a buffer
+    of whole chunks of at most ``buffer_size`` MB, in an order that is a function of ``(seed, epoch)``: the n-th
+    iteration over the returned dataset is epoch n. ``num_parallel_calls`` bounds the ops that finish samples;
+    ``transform`` is mapped over the elements. ``num_workers`` generators read disjoint shares of the chunk groups
+    in parallel; ``input_context`` (from ``tf.distribute``'s ``distribute_datasets_from_function``) gives each
+    input pipeline its own chunk groups.
+    """
+    if num_workers < 1:
+        raise LoaderOptionError(f"num_workers must be at least 1, got {num_workers}.")
+    visible = dataset.tensors
+    names = list(visible) if tensors is None else _names(tensors, visible)
+    as_tuple = tensors is not None
+    tobytes_names = set(names) if tobytes is True else set() if tobytes is False else set(_names(tobytes, names))
+    columns = []
+    for i, name in enumerate(names):
+        meta = visible[name].meta
+        spec = element_spec(name, meta, tobytes=name in tobytes_names)
+        columns.append(Column(name, f"t{i}", spec, choose_route(meta, spec)))
+    reader = DatasetReader(dataset, names, tobytes=[c.key for c in columns if c.route in ("bytes", "jpeg")])
+    shard_of = _sharding(input_context)
+    if shuffle and seed is None:
+        seed = secrets.randbits(63)  # drawn once, so that every worker and epoch of this dataset shares it
+    epochs = itertools.count()
+    signature = {k: v for c in columns for k, v in c.block_signature().items()}
+
+    def worker_blocks(worker: Any, epoch: Any) -> Iterator[dict[str, np.ndarray]]:
+        shard = shard_of(int(worker), num_workers)
+        for batch in reader.batches(
+            shard,
+            batch_size=BLOCK_SAMPLES,
+            shuffle=shuffle,
+            seed=seed or 0,
+            epoch=int(epoch),
+            buffer_bytes=buffer_size * 2**20,
+        ):
+            yield {k: v for c in columns for k, v in c.block(batch[c.key]).items()}
+
+    def epoch_blocks(epoch: tf.Tensor) -> tf.data.Dataset:
+        def one_worker(worker: tf.Tensor) -> tf.data.Dataset:
+            return tf.data.Dataset.from_generator(worker_blocks, args=(worker, epoch), output_signature=signature)
+
+        return tf.data.Dataset.range(num_workers).interleave(
+            one_worker, cycle_length=num_workers, block_length=1, num_parallel_calls=num_workers, deterministic=True
+        )
+
+    epoch_ids = tf.data.Dataset.from_generator(
+        lambda: iter([next(epochs)]), output_signature=tf.TensorSpec((), tf.int64)
+    )
+    blocks = epoch_ids.flat_map(epoch_blocks)
+    if any(c.route == "ragged" for c in columns):
+        blocks = blocks.map(lambda b: {k: v for c in columns for k, v in c.to_rows(b).items()})
+    samples = blocks.unbatch()
+
+    def finish(row: dict[str, tf.Tensor]) -> Any:
+        values = [c.finish(row) for c in columns]
+        return tuple(values) if as_tuple else dict(zip(names, values, strict=True))
+
+    out = samples.map(finish, num_parallel_calls=num_parallel_calls, deterministic=True)
+    # A known length lets Keras size its epochs and progress bars; tf.data checks it as samples flow.
+    out = out.apply(tf.data.experimental.assert_cardinality(_count(reader, shard_of(0, 1))))
+    if transform is not None:
+        out = out.map(lambda *element: transform(element if as_tuple else element[0]), num_parallel_calls)
+    if input_context is not None:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        out = out.with_options(options)
+    return out
+
+
+def _names(tensors: Any, known: Collection[str]) -> list[str]:
+    """``tensors`` as a list of names, each one of ``known``, none twice."""
+    if isinstance(tensors, str) or not all(isinstance(t, str) for t in tensors):
+        raise LoaderOptionError(f"Name tensors in a list, such as ['images', 'labels']; got {tensors!r}.")
+    names = list(tensors)
+    for name in names:
+        if name not in known:
+            raise TensorNotFoundError(f"No tensor {name!r} among {sorted(known)}.")
+    if len(set(names)) != len(names):
+        raise LoaderOptionError(f"A tensor is named twice in {names}.")
+    return names
+
+
+def _count(reader: DatasetReader, shard: Shard) -> int:
+    """How many samples ``shard`` reads per epoch (the same whatever the order)."""
+    return sum(len(g.positions) for g in reader.plan(shard, batch_size=max(1, len(reader))))
+
+
+def _sharding(context: tf.distribute.InputContext | None) -> Callable[[int, int], Shard]:
+    """The reader's shard for worker ``w`` of ``k`` in this input pipeline."""
+    rank, world = (0, 1) if context is None else (context.input_pipeline_id, context.num_input_pipelines)
+    return lambda w, k: Shard(rank=rank, world_size=world, worker_id=w, num_workers=k)
