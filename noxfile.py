@@ -60,7 +60,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def quickstart(session: nox.Session) -> None:
     """The README's quickstart, end to end."""
-    session.install(CORE)
+    session.install(CORE, TENSORFLOW)
     session.run("python", "examples/quickstart.py", *session.posargs)
 
 

@@ -2,7 +2,8 @@
 
 It grows as capabilities land. Today: build a dataset from the images shipped in
 examples/images (stored verbatim, decoded only when read), commit it, change it on a branch,
-reopen it, read samples and views, and see the storage layer's atomic primitives underneath.
+reopen it, read samples and views, stream it into TensorFlow with ds.tensorflow(), and see the
+storage layer's atomic primitives underneath.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ def build(path: str) -> hub.Dataset:
     return ds
 
 
+def tensorflow_epoch(ds: hub.Dataset) -> None:
+    """One epoch of the dataset as a tf.data pipeline: shuffled (image, label) batches, JPEGs decoded by TensorFlow."""
+    import tensorflow as tf
+
+    train = ds.tensorflow(tensors=["images", "labels"], shuffle=True, seed=0).batch(4).prefetch(tf.data.AUTOTUNE)
+    print("ds.tensorflow() element_spec:", train.element_spec)
+    seen = 0
+    for images, labels in train:
+        assert images.dtype == tf.uint8 and labels.dtype == tf.int64
+        seen += int(images.shape[0])
+    assert seen == len(ds)
+    print("one tf.data epoch:", seen, "images in", len(train), "batches")
+
+
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="hub-quickstart-"))
     path = os.fspath(workdir / "shapes")
@@ -57,6 +72,7 @@ def main() -> None:
     batch = ds[::4].images.numpy()  # a lazy view: nothing is read until numpy()
     print("every 4th image as one batch:", batch.shape)
     assert ds.images[0].tobytes() == sorted((IMAGES / "circles").glob("*.jpg"))[0].read_bytes()
+    tensorflow_epoch(ds)
 
     # Underneath, every dataset is a storage of keys with atomic writes and compare-and-swap.
     store = hub.storage.storage_from_url(os.fspath(workdir / "scratch"))
