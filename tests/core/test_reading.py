@@ -178,3 +178,17 @@ def test_corrupt_sample_names_tensor_and_index_or_is_skipped(tmp_path: Path) -> 
     seen: list[int] = []
     list(reader.batches(batch_size=2, errors=lambda e: seen.append(e.index)))  # type: ignore[arg-type, func-returns-value]
     assert seen == [3]
+
+
+def test_has_tiles_tells_tensors_whose_samples_have_no_stored_file(tmp_path: Path) -> None:
+    ds = hub.empty(str(tmp_path / "tiles"))
+    with ds:
+        ds.create_tensor("big", dtype="float32", max_chunk_size=4096)
+        ds.create_tensor("small", dtype="float32")
+        ds.append({"big": np.zeros((8, 8), np.float32), "small": np.zeros(2, np.float32)})
+    reader = DatasetReader(ds)
+    assert not reader.has_tiles("big") and not reader.has_tiles("small")
+    ds.append({"big": np.ones((40, 40), np.float32), "small": np.ones(2, np.float32)})  # 6.4 KB: tiled
+    reader = DatasetReader(ds)
+    assert reader.has_tiles("big") and not reader.has_tiles("small")
+    assert np.array_equal(next(reader.batches(batch_size=2))["big"][1], np.ones((40, 40), np.float32))

@@ -205,6 +205,10 @@ class DatasetReader:
         """The stored metadata of tensor ``name`` (htype, dtype, compressions, shapes, info)."""
         return self._tensor_plans()[name].meta
 
+    def has_tiles(self, name: str) -> bool:
+        """Whether tensor ``name`` stores any sample as tiles (such a sample has no stored file for ``tobytes``)."""
+        return bool((self._tensor_plans()[name].index.entries["flags"] & TILED).any())
+
     def global_indices(self, positions: np.ndarray) -> np.ndarray:
         """The dataset's sample indices at view ``positions``."""
         if self._globals is None:
