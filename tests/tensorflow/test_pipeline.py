@@ -116,3 +116,25 @@ def test_distribute_datasets_from_function_feeds_replicas(image_ds: hub.Dataset)
 
     seen = [int(i) for batch in strategy.distribute_datasets_from_function(make) for i in batch[0].numpy()]
     assert seen == list(range(NUM_IMAGES))
+
+
+def test_samples_larger_than_a_chunk_are_assembled_from_tiles(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    ds = hub.empty(str(tmp_path / "ds"))
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="jpeg", max_chunk_size=4096)
+        ds.create_tensor("grid", dtype="float32", max_chunk_size=4096)
+        for i in range(6):
+            side = 96 if i % 3 == 1 else 16  # noise at 96x96 is a JPEG larger than the chunk: tiled
+            ds.append(
+                {
+                    "images": rng.integers(0, 255, (side, side, 3), dtype=np.uint8),
+                    "grid": np.full((i * 10, 40), i, np.float32),
+                }
+            )
+    assert ds.images._engine.index.entries["flags"].any() and ds.grid._engine.index.entries["flags"].any()
+    for num_workers in (1, 2):
+        elements = list(ds.tensorflow(num_workers=num_workers))
+        for i, element in enumerate(elements):
+            np.testing.assert_array_equal(element["images"].numpy(), ds.images[i].numpy())
+            np.testing.assert_array_equal(element["grid"].numpy(), ds.grid[i].numpy())

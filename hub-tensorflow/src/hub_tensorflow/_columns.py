@@ -28,12 +28,15 @@ Route = Literal["bytes", "jpeg", "fixed", "ragged"]
 _DCT_METHOD = "INTEGER_ACCURATE"
 
 
-def choose_route(meta: TensorMeta, spec: ElementSpec) -> Route:
-    """The cheapest way to deliver a tensor's samples with the given element spec."""
+def choose_route(meta: TensorMeta, spec: ElementSpec, has_tiles: bool) -> Route:
+    """The cheapest way to deliver a tensor's samples with the given element spec.
+
+    A tensor with tiled samples (larger than a chunk) has no stored file for some samples, so hub-core decodes it.
+    """
     if spec.numpy_dtype is None:
         return "bytes"
     shape = spec.spec.shape
-    if _tf_decodes_jpeg(meta, shape):
+    if not has_tiles and _tf_decodes_jpeg(meta, shape):
         return "jpeg"
     return "fixed" if shape.is_fully_defined() else "ragged"
 

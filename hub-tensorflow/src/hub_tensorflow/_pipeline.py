@@ -57,11 +57,12 @@ def dataset_to_tensorflow(
     names = list(visible) if tensors is None else _names(tensors, visible)
     as_tuple = tensors is not None
     tobytes_names = set(names) if tobytes is True else set() if tobytes is False else set(_names(tobytes, names))
+    probe = DatasetReader(dataset, names)
     columns = []
     for i, name in enumerate(names):
-        meta = visible[name].meta
+        meta = probe.meta(name)
         spec = element_spec(name, meta, tobytes=name in tobytes_names)
-        columns.append(Column(name, f"t{i}", spec, choose_route(meta, spec)))
+        columns.append(Column(name, f"t{i}", spec, choose_route(meta, spec, probe.has_tiles(name))))
     reader = DatasetReader(dataset, names, tobytes=[c.key for c in columns if c.route in ("bytes", "jpeg")])
     shard_of = _sharding(input_context)
     if shuffle and seed is None:
