@@ -138,3 +138,14 @@ def test_samples_larger_than_a_chunk_are_assembled_from_tiles(tmp_path: Path) ->
         for i, element in enumerate(elements):
             np.testing.assert_array_equal(element["images"].numpy(), ds.images[i].numpy())
             np.testing.assert_array_equal(element["grid"].numpy(), ds.grid[i].numpy())
+
+
+def test_stored_bytes_keep_trailing_zeros(tmp_path: Path) -> None:
+    ds = hub.empty(str(tmp_path / "ds"))
+    with ds:
+        ds.create_tensor("raw", dtype="uint8")
+        ds.create_tensor("text", htype="text")
+        ds.raw.extend(np.asarray([[1, 0, 0], [0, 0, 0]], dtype=np.uint8))
+        ds.text.extend(["a\x00", "\x00"])
+    out = [(r.numpy(), t.numpy()) for r, t in ds.tensorflow(tensors=["raw", "text"], tobytes=["raw"])]
+    assert out == [(b"\x01\x00\x00", b"a\x00"), (b"\x00\x00\x00", b"\x00")]

@@ -75,7 +75,7 @@ class Column:
         """This column's block parts from one group's samples: stored bytes for the byte routes, arrays otherwise."""
         if self.route in ("bytes", "jpeg"):
             out = np.empty(len(values), dtype=object)
-            out[:] = [bytes(v) for v in values]
+            out[:] = values  # hub-core's reader gives stored bytes as bytes objects: no copy here
             return {self.name: out}
         dtype = self.spec.numpy_dtype
         if self.route == "fixed":

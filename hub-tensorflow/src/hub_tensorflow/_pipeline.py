@@ -24,7 +24,7 @@ __all__ = ["dataset_to_tensorflow"]
 
 #: Samples per block a worker's generator yields: large enough that per-block costs vanish, small enough to start
 #: streaming at once.
-BLOCK_SAMPLES = 128
+BLOCK_SAMPLES = 256
 
 
 def dataset_to_tensorflow(
