@@ -37,7 +37,7 @@ def dataset_to_tensorflow(
     seed: int | None = None,
     transform: Callable[[Any], Any] | None = None,
     *,
-    num_workers: int = 2,
+    num_workers: int | None = None,
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` over ``dataset`` (a hub dataset or view): the hook behind ``ds.tensorflow(...)``.
@@ -48,10 +48,11 @@ def dataset_to_tensorflow(
     of whole chunks of at most ``buffer_size`` MB, in an order that is a function of ``(seed, epoch)``: the n-th
     iteration over the returned dataset is epoch n. ``num_parallel_calls`` bounds the ops that finish samples;
     ``transform`` is mapped over the elements. ``num_workers`` generators read disjoint shares of the chunk groups
-    in parallel; ``input_context`` (from ``tf.distribute``'s ``distribute_datasets_from_function``) gives each
-    input pipeline its own chunk groups.
+    in parallel (by default 2 when hub-core decodes a compressed tensor, else 1: TensorFlow's threads decode JPEGs
+    and a second generator would only contend for the GIL); ``input_context`` (from ``tf.distribute``'s
+    ``distribute_datasets_from_function``) gives each input pipeline its own chunk groups.
     """
-    if num_workers < 1:
+    if num_workers is not None and num_workers < 1:
         raise LoaderOptionError(f"num_workers must be at least 1, got {num_workers}.")
     visible = dataset.tensors
     names = list(visible) if tensors is None else _names(tensors, visible)
@@ -64,6 +65,8 @@ def dataset_to_tensorflow(
         spec = element_spec(name, meta, tobytes=name in tobytes_names)
         columns.append(Column(name, f"t{i}", spec, choose_route(meta, spec, probe.has_tiles(name))))
     reader = DatasetReader(dataset, names, tobytes=[c.key for c in columns if c.route in ("bytes", "jpeg")])
+    python_decodes = any(c.route in ("fixed", "ragged") and probe.meta(c.key).sample_compression for c in columns)
+    workers = num_workers or (2 if python_decodes else 1)
     shard_of = _sharding(input_context)
     if shuffle and seed is None:
         seed = secrets.randbits(63)  # drawn once, so that every worker and epoch of this dataset shares it
@@ -71,7 +74,7 @@ def dataset_to_tensorflow(
     signature = {k: v for c in columns for k, v in c.block_signature().items()}
 
     def worker_blocks(worker: Any, epoch: Any) -> Iterator[dict[str, np.ndarray]]:
-        shard = shard_of(int(worker), num_workers)
+        shard = shard_of(int(worker), workers)
         for batch in reader.batches(
             shard,
             batch_size=BLOCK_SAMPLES,
@@ -86,8 +89,8 @@ def dataset_to_tensorflow(
         def one_worker(worker: tf.Tensor) -> tf.data.Dataset:
             return tf.data.Dataset.from_generator(worker_blocks, args=(worker, epoch), output_signature=signature)
 
-        return tf.data.Dataset.range(num_workers).interleave(
-            one_worker, cycle_length=num_workers, block_length=1, num_parallel_calls=num_workers, deterministic=True
+        return tf.data.Dataset.range(workers).interleave(
+            one_worker, cycle_length=workers, block_length=1, num_parallel_calls=workers, deterministic=True
         )
 
     epoch_ids = tf.data.Dataset.from_generator(
