@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hub
-from hub.core.chunk import parse_header
+from hub.core.chunk import ChunkBuilder, parse_header
 from hub.core.reading import DatasetReader, Shard, epoch_schedule
 from hub.errors import DatasetNotShareableError, SampleDecodeError
 
@@ -192,3 +192,15 @@ def test_has_tiles_tells_tensors_whose_samples_have_no_stored_file(tmp_path: Pat
     reader = DatasetReader(ds)
     assert reader.has_tiles("big") and not reader.has_tiles("small")
     assert np.array_equal(next(reader.batches(batch_size=2))["big"][1], np.ones((40, 40), np.float32))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 4)), min_size=1, max_size=12))
+def test_byte_spans_equal_byte_span_of_each_sample(runs: list[tuple[int, int]]) -> None:
+    builder = ChunkBuilder(1)
+    for size, count in runs:  # runs of equal-size samples, as batch appends make them
+        builder.add(bytes(size * count), (size,), count)
+    header = parse_header(builder.tobytes())
+    samples = np.arange(header.num_samples)[::-1]
+    starts, ends = header.byte_spans(samples)
+    assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == [header.byte_span(int(i)) for i in samples]

@@ -75,6 +75,13 @@ class ChunkHeader:
         start = first + (i - before) * size
         return start, start + size
 
+    def byte_spans(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Body offsets (starts, ends) of samples ``samples`` (an int array), with no Python loop per sample."""
+        run = np.searchsorted(self._byte_ends, samples, side="right")
+        count, first, size = (self.byte_runs[run, k].astype(np.int64) for k in range(3))
+        starts = first + (samples - (self._byte_ends[run].astype(np.int64) - count)) * size
+        return starts, starts + size
+
     def uniform_span(self, start: int, stop: int) -> tuple[int, int, tuple[int, ...]] | None:
         """(body start, body end, shape) if samples [start, stop) share a shape and lie back to back."""
         srun = int(np.searchsorted(self._shape_ends, start, side="right"))

@@ -318,6 +318,8 @@ class DatasetReader:
             batch = self._gather_raw(plan, ids, local, chunk, alloc)
             if batch is not None:
                 return batch
+        if name in self._tobytes and not tiled.any():
+            return _stored_bytes(meta, ids, local, chunk)
         stored: list[tuple[memoryview | TileManifest, tuple[int, ...]]] = []
         for i in range(len(glob)):
             if tiled[i]:
@@ -610,6 +612,23 @@ def _sample_errors(tensor: str, index: int) -> Iterator[None]:
     # Decoders (per-htype plug-ins included) raise many kinds of error on bad bytes; the caller needs one.
     except Exception as e:
         raise SampleDecodeError.at(tensor, index, e) from e
+
+
+def _stored_bytes(
+    meta: TensorMeta,
+    ids: np.ndarray,
+    local: np.ndarray,
+    chunk: Callable[[str], tuple[ChunkHeader, memoryview]],
+) -> list[bytes]:
+    """The stored bytes of samples (chunk ``ids``, indices ``local`` in them): byte spans computed a chunk at a time."""
+    out: list[bytes] = [b""] * len(ids)
+    for cid in np.unique(ids):
+        where = np.flatnonzero(ids == cid)
+        header, body = chunk(chunk_key(meta.id, int(cid)))
+        starts, ends = header.byte_spans(local[where])
+        for i, s, e in zip(where.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            out[i] = bytes(body[s:e])
+    return out
 
 
 def _allocate(alloc: Allocator | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
