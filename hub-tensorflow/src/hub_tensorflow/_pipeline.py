@@ -85,18 +85,23 @@ def dataset_to_tensorflow(
         ):
             yield {k: v for c in columns for k, v in c.block(batch[c.key]).items()}
 
-    def epoch_blocks(epoch: tf.Tensor) -> tf.data.Dataset:
-        def one_worker(worker: tf.Tensor) -> tf.data.Dataset:
-            return tf.data.Dataset.from_generator(worker_blocks, args=(worker, epoch), output_signature=signature)
+    if workers == 1:
+        # Each iteration calls the generator anew: that call is the next epoch. (No interleave to trace.)
+        blocks = tf.data.Dataset.from_generator(lambda: worker_blocks(0, next(epochs)), output_signature=signature)
+    else:
 
-        return tf.data.Dataset.range(workers).interleave(
-            one_worker, cycle_length=workers, block_length=1, num_parallel_calls=workers, deterministic=True
+        def epoch_blocks(epoch: tf.Tensor) -> tf.data.Dataset:
+            def one_worker(worker: tf.Tensor) -> tf.data.Dataset:
+                return tf.data.Dataset.from_generator(worker_blocks, args=(worker, epoch), output_signature=signature)
+
+            return tf.data.Dataset.range(workers).interleave(
+                one_worker, cycle_length=workers, block_length=1, num_parallel_calls=workers, deterministic=True
+            )
+
+        epoch_ids = tf.data.Dataset.from_generator(
+            lambda: iter([next(epochs)]), output_signature=tf.TensorSpec((), tf.int64)
         )
-
-    epoch_ids = tf.data.Dataset.from_generator(
-        lambda: iter([next(epochs)]), output_signature=tf.TensorSpec((), tf.int64)
-    )
-    blocks = epoch_ids.flat_map(epoch_blocks)
+        blocks = epoch_ids.flat_map(epoch_blocks)
     if any(c.route == "ragged" for c in columns):
         blocks = blocks.map(lambda b: {k: v for c in columns for k, v in c.to_rows(b).items()})
     samples = blocks.unbatch()
