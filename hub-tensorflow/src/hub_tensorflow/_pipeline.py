@@ -102,15 +102,22 @@ def dataset_to_tensorflow(
             lambda: iter([next(epochs)]), output_signature=tf.TensorSpec((), tf.int64)
         )
         blocks = epoch_ids.flat_map(epoch_blocks)
+
+    def to_rows(block: dict[str, tf.Tensor]) -> dict[str, Any]:
+        return {k: v for c in columns for k, v in c.to_rows(block).items()}
+
+    # Our graph functions have no Python control flow on tensors: AutoGraph's source conversion (about a second of
+    # the time to the first batch) would change nothing.
+    plain = tf.autograph.experimental.do_not_convert
     if any(c.route == "ragged" for c in columns):
-        blocks = blocks.map(lambda b: {k: v for c in columns for k, v in c.to_rows(b).items()})
+        blocks = blocks.map(plain(to_rows))
     samples = blocks.unbatch()
 
     def finish(row: dict[str, tf.Tensor]) -> Any:
         values = [c.finish(row) for c in columns]
         return tuple(values) if as_tuple else dict(zip(names, values, strict=True))
 
-    out = samples.map(finish, num_parallel_calls=num_parallel_calls, deterministic=True)
+    out = samples.map(plain(finish), num_parallel_calls=num_parallel_calls, deterministic=True)
     # A known length lets Keras size its epochs and progress bars; tf.data checks it as samples flow.
     out = out.apply(tf.data.experimental.assert_cardinality(_count(reader, shard_of(0, 1))))
     if transform is not None:
