@@ -324,6 +324,16 @@ class DatasetReader:
             stored.append((body[s:e], header.shape(int(local[i]))))
         return self._decode_stored(plan, glob, stored, alloc)
 
+    def read(self, positions: np.ndarray, alloc: Allocator | None = None) -> dict[str, Any]:
+        """Every tensor at view ``positions``, for random access: byte-range reads through the dataset's engines."""
+        positions = np.asarray(positions, dtype=np.int64)
+        glob = self.global_indices(positions)
+        out = {}
+        for name, plan in self._tensor_plans().items():
+            stored = self.dataset._state.engine(plan.key).read(glob)
+            out[name] = self._decode_stored(plan, glob, [(_view(d), s) for d, s in stored], alloc)
+        return out
+
     def _tiled(self, plan: _TensorPlan, index: int) -> tuple[TileManifest, tuple[int, ...]]:
         data, shape = self.dataset._state.engine(plan.key).read([index])[0]
         assert isinstance(data, TileManifest)
@@ -606,6 +616,10 @@ def _sample_errors(tensor: str, index: int) -> Iterator[None]:
     # Decoders (per-htype plug-ins included) raise many kinds of error on bad bytes; the caller needs one.
     except Exception as e:
         raise SampleDecodeError.at(tensor, index, e) from e
+
+
+def _view(data: bytes | memoryview | TileManifest) -> memoryview | TileManifest:
+    return memoryview(data) if isinstance(data, bytes) else data
 
 
 def _allocate(alloc: Allocator | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
