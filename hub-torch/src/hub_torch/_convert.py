@@ -11,7 +11,7 @@ import torch
 from hub.core.meta import TensorMeta
 from hub.errors import DynamicShapeError
 
-__all__ = ["SharedAllocator", "torch_dtype_for", "to_torch", "pad_stack"]
+__all__ = ["SharedAllocator", "torch_dtype_for", "to_torch", "pad_stack", "writable"]
 
 #: numpy dtypes torch can't hold (or can barely compute with), and the dtype that holds all their values.
 _WIDER: dict[np.dtype, np.dtype] = {
@@ -70,10 +70,16 @@ def to_torch(value: Any, meta: TensorMeta, allocator: SharedAllocator | None = N
             shared = allocator.claim(value)
             if shared is not None and torch_dtype_for(meta, value.dtype) == value.dtype:
                 return shared
-        return torch.from_numpy(np.ascontiguousarray(value, dtype=torch_dtype_for(meta, value.dtype)))
+        return torch.from_numpy(writable(value, torch_dtype_for(meta, value.dtype)))
     if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
-        return [torch.from_numpy(np.ascontiguousarray(v, dtype=torch_dtype_for(meta, v.dtype))) for v in value]
+        return [torch.from_numpy(writable(v, torch_dtype_for(meta, v.dtype))) for v in value]
     return value
+
+
+def writable(array: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
+    """``array`` as a contiguous, writable array of ``dtype`` (samples read straight from a chunk are read-only)."""
+    out = np.ascontiguousarray(array, dtype=dtype)
+    return out if out.flags.writeable else out.copy()
 
 
 def pad_stack(values: Sequence[np.ndarray], name: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from torch.utils.data._utils.collate import default_convert as _default_convert
 import hub
 from hub.core.reading import DatasetReader, ErrorPolicy, Shard
 from hub.errors import DynamicShapeError
-from hub_torch._convert import SharedAllocator, pad_stack, to_torch, torch_dtype_for
+from hub_torch._convert import SharedAllocator, pad_stack, to_torch, torch_dtype_for, writable
 
 # torch leaves these untyped.
 default_convert: Callable[[Any], Any] = _default_convert
@@ -68,9 +68,9 @@ class HubIterableDataset(IterableDataset[Any]):
         distributed: tuple[int, int] | bool | None = None,
     ) -> None:
         super().__init__()
-        if tensors is None and isinstance(transform, Mapping):
-            tensors = list(transform)
         self.as_tuple = isinstance(tensors, (list, tuple))
+        if tensors is None and isinstance(transform, Mapping):
+            tensors = list(transform)  # as in Hub 2.x, a transform dict picks the tensors
         decode_method = dict(decode_method or {})
         for name, how in decode_method.items():
             if how not in ("numpy", "tobytes", "pil"):
@@ -210,7 +210,7 @@ class HubIterableDataset(IterableDataset[Any]):
             value = batch[name][i]
             if isinstance(value, np.ndarray):
                 meta = self.reader.meta(name)
-                value = value.astype(torch_dtype_for(meta, value.dtype), copy=False)
+                value = writable(value, torch_dtype_for(meta, value.dtype))
                 if name in self.pil:
                     from PIL import Image
 

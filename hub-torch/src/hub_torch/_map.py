@@ -11,7 +11,7 @@ from torch.utils.data._utils.collate import default_convert as _default_convert
 
 import hub
 from hub.core.reading import DatasetReader
-from hub_torch._convert import torch_dtype_for
+from hub_torch._convert import torch_dtype_for, writable
 
 # torch leaves these untyped.
 default_convert: Callable[[Any], Any] = _default_convert
@@ -51,7 +51,7 @@ class HubMapDataset(Dataset[Any]):
         for name, value in values.items():
             one = value[0]
             if isinstance(one, np.ndarray):
-                one = one.astype(torch_dtype_for(self.reader.meta(name), one.dtype), copy=False)
+                one = writable(one, torch_dtype_for(self.reader.meta(name), one.dtype))
             sample[name] = one
         if self.transform is not None:
             sample = self.transform(sample)
