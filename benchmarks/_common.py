@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -16,8 +17,8 @@ from typing import Any
 
 __all__ = ["HUB285_REQUIREMENTS", "PeerInstallError", "hub285_env", "load_average", "machine", "peer_python"]
 
-#: Where peer virtualenvs live; ignored by git.
-VENVS = Path(__file__).resolve().parent / ".venvs"
+#: Where peer virtualenvs live (ignored by git); set ``HUB_BENCH_VENVS`` to share them between checkouts.
+VENVS = Path(os.environ.get("HUB_BENCH_VENVS") or Path(__file__).resolve().parent / ".venvs")
 #: The original Hub at its last 2.x release, with the numpy it was built for.
 HUB285_REQUIREMENTS = ["hub==2.8.5", "numpy<2"]
 
@@ -65,9 +66,16 @@ def machine() -> dict[str, Any]:
 def peer_python(name: str, requirements: Sequence[str]) -> Path:
     """The interpreter of ``.venvs/<name>``, a virtualenv holding ``requirements``, made on first use.
 
-    A virtualenv made for other requirements is made anew. Raises :class:`PeerInstallError` if pip fails.
+    A virtualenv made for other requirements is made anew; a lock file keeps two harnesses from making one at
+    once. Raises :class:`PeerInstallError` if pip fails.
     """
-    venv = VENVS / name
+    VENVS.mkdir(parents=True, exist_ok=True)
+    with open(VENVS / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _make_venv(VENVS / name, requirements)
+
+
+def _make_venv(venv: Path, requirements: Sequence[str]) -> Path:
     python = venv / "bin" / "python"
     marker = venv / "requirements.txt"
     wanted = "\n".join(requirements) + "\n"

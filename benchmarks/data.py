@@ -1,4 +1,4 @@
-"""Deterministic benchmark images: natural-looking JPEG photos cut from the sample photos scikit-image ships.
+"""Deterministic benchmark data: natural-looking JPEG photos cut from scikit-image's sample photos, and raw arrays.
 
 Noise compresses badly and decodes about twice as slowly as a photo, so benchmarks of image formats need real
 pictures. Each image is a random crop (position, scale, aspect) of one of scikit-image's colour photos, resized,
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["SEED", "natural_image", "write_jpegs"]
+__all__ = ["SEED", "raw_images", "natural_image", "write_image_folder", "write_jpegs"]
 
 SEED = 20240601
 
@@ -82,3 +82,33 @@ def write_jpegs(directory: str | Path, count: int, size: int = 256, quality: int
         Image.fromarray(natural_image(i, size, seed)).save(path, format="JPEG", quality=quality)
         paths.append(path)
     return paths
+
+
+def write_image_folder(
+    root: str | Path, count: int, classes: int = 10, size: int = 256, quality: int = 90, seed: int = SEED
+) -> list[tuple[str, int]]:
+    """Images ``0 .. count-1`` as an ImageFolder tree, ``root/class_LL/IIIIII.jpg`` with label ``i % classes``.
+
+    Returns ``(path relative to root, label)`` per image, in index order.
+    """
+    root = Path(root)
+    out = []
+    for i in range(count):
+        label = i % classes
+        relative = f"class_{label:02d}/{i:06d}.jpg"
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(natural_image(i, size, seed)).save(path, format="JPEG", quality=quality)
+        out.append((relative, label))
+    return out
+
+
+def raw_images(count: int, classes: int = 10, side: int = 32, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """A CIFAR-like set: ``count`` raw ``side`` x ``side`` x 3 uint8 images and their int64 labels.
+
+    The pixels are uniform noise: raw samples are never decoded, so their content does not change any timing.
+    """
+    rng = np.random.default_rng([seed, count])
+    images = rng.integers(0, 256, (count, side, side, 3), dtype=np.uint8)
+    labels = rng.integers(0, classes, count).astype(np.int64)
+    return images, labels

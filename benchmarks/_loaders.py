@@ -1,0 +1,413 @@
+"""One run of one system's data loader, run by ``benchmarks/run.py`` in that system's own interpreter.
+
+Usage: ``python _loaders.py TASK.json``. A task names a system, an operation (``prepare``: write the shared source
+data in the system's own format; ``load``: one timed pass through its loader) and the inputs; the result is written
+as JSON to the task's ``result`` path. Needs the standard library and numpy, plus the system under test: it runs
+in every peer's virtualenv, and imports each system's packages only when that system runs.
+
+A ``load`` measures, from just before the dataset is opened (imports done) to the end of the epoch or of
+``max_seconds``: the time to the first batch; the steady throughput after it, (samples - first batch) / (time after
+the first batch); and the peak memory of the whole process tree (workers included), sampled every 0.1 s as the sum
+of each process's proportional set size (PSS: its resident set with shared pages split between the processes that
+share them, so forked workers are not counted twice).
+
+A system whose loader raises ``NotImplementedError`` reports itself "not available" rather than failing the run.
+Connections anywhere but the loopback address are refused and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Task = dict[str, Any]
+Batch = tuple[Any, Any]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _refuse_network(attempts: list[str]) -> None:
+    """Refuse, and record, every connection and name lookup that isn't for the loopback address."""
+    original_connect, original_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in LOOPBACK:
+            attempts.append(f"connect {address!r}")
+            raise OSError("network access is disabled in this benchmark")
+        return original_connect(sock, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in LOOPBACK and host is not None:
+            attempts.append(f"getaddrinfo {host!r}")
+            raise socket.gaierror("name lookups are disabled in this benchmark")
+        return original_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+
+
+def _tree_pss_bytes(root: int) -> int:
+    """The summed PSS of ``root`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
+class MemoryPeak:
+    """Samples the process tree's PSS in a background thread; ``peak`` is the largest sum seen."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval: float) -> None:
+        while True:
+            self.peak = max(self.peak, _tree_pss_bytes(os.getpid()))
+            if self._stop.wait(interval):
+                return
+
+    def __enter__(self) -> MemoryPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _count(labels: Any) -> tuple[int, int]:
+    """How many samples a batch's labels hold, and their sum (a cheap check that every system read the same set)."""
+    arr = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels).reshape(-1)
+    return len(arr), int(arr.astype(np.int64).sum())
+
+
+def measure(batches: Callable[[], Iterable[Batch]], max_seconds: float) -> dict[str, Any]:
+    """Time one pass through ``batches()`` (its set-up included): see the module docstring."""
+    samples = label_sum = first_size = 0
+    first = None
+    with MemoryPeak() as memory:
+        started = time.perf_counter()
+        for _images, labels in batches():
+            n, s = _count(labels)
+            samples, label_sum = samples + n, label_sum + s
+            now = time.perf_counter()
+            if first is None:
+                first, first_size = now - started, n
+            if now - started > max_seconds:
+                break
+        seconds = time.perf_counter() - started
+    if first is None:
+        raise RuntimeError("the loader yielded no batch")
+    steady = seconds - first
+    return {
+        "samples": samples,
+        "label_sum": label_sum,
+        "seconds": seconds,
+        "first_batch_seconds": first,
+        "samples_per_second": (samples - first_size) / steady if steady > 0 else 0.0,
+        "peak_memory_bytes": memory.peak,
+    }
+
+
+def _pair(batch: Any) -> Batch:
+    """``(images, labels)`` from a batch given as a dict or a sequence."""
+    if isinstance(batch, dict):
+        return batch["images"], batch["labels"]
+    return batch[0], batch[1]
+
+
+def _manifest(task: Task) -> list[tuple[str, int]]:
+    """The JPEG set's ``(absolute path, label)`` list, in index order."""
+    root = Path(task["source"]["root"])
+    lines = Path(task["source"]["manifest"]).read_text().splitlines()
+    return [(str(root / rel), int(label)) for rel, label in (line.split("\t") for line in lines)]
+
+
+def _raw(task: Task) -> tuple[np.ndarray, np.ndarray]:
+    return np.load(task["source"]["images"]), np.load(task["source"]["labels"])
+
+
+def _decode_jpeg(data: bytes) -> np.ndarray:
+    import simplejpeg
+
+    out: np.ndarray = simplejpeg.decode_jpeg(data)
+    return out
+
+
+class System:
+    """One system's way of writing the source data and of loading it; subclasses implement it."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.dest = task["dest"]
+        self.batch_size: int = task["batch_size"]
+        self.workers: int = task["workers"]
+        self.seed: int = task["seed"]
+
+    @property
+    def jpeg(self) -> bool:
+        return bool(self.task["source"]["kind"] == "jpeg")
+
+    #: Imported before the clock starts, like everything a training script does before it builds its loader.
+    modules: tuple[str, ...] = ()
+
+    def prepare(self) -> None:
+        """Write the source data at ``dest`` in this system's format (nothing to do for some)."""
+
+    def setup(self) -> None:
+        """What happens before the clock starts: by default, importing ``modules``."""
+        for module in self.modules:
+            __import__(module)
+
+    def batches(self) -> Iterable[Batch]:
+        raise NotImplementedError
+
+
+class Ceiling(System):
+    """The decode ceiling: simplejpeg decoding the JPEG bytes from memory in ``workers`` forked processes."""
+
+    def run(self) -> dict[str, Any]:
+        import multiprocessing as mp
+
+        blobs = [Path(path).read_bytes() for path, _ in _manifest(self.task)]
+        _CEILING_BLOBS[:] = blobs
+        parts = [(i * len(blobs) // self.workers, (i + 1) * len(blobs) // self.workers) for i in range(self.workers)]
+        with mp.get_context("fork").Pool(self.workers) as pool:
+            pool.map(_decode_range, parts)  # warm: workers started, decoder loaded, pages touched
+            samples, started = 0, time.perf_counter()
+            # Whole passes over the set for at least CEILING_SECONDS: a short pass is all noise on a shared machine.
+            while samples == 0 or time.perf_counter() - started < CEILING_SECONDS:
+                samples += sum(pool.map(_decode_range, parts))
+            seconds = time.perf_counter() - started
+        return {"samples": samples, "seconds": seconds, "samples_per_second": samples / seconds}
+
+
+_CEILING_BLOBS: list[bytes] = []
+CEILING_SECONDS = 3.0
+
+
+def _decode_range(bounds: tuple[int, int]) -> int:
+    for blob in _CEILING_BLOBS[bounds[0] : bounds[1]]:
+        _decode_jpeg(blob)
+    return bounds[1] - bounds[0]
+
+
+class Reference(System):
+    """B2's reference: shuffled batches sliced from a numpy array in memory, handed to torch without a copy."""
+
+    def setup(self) -> None:
+        self.arrays = _raw(self.task)
+
+    def batches(self) -> Iterator[Batch]:
+        import torch
+
+        images, labels = self.arrays
+        order = np.random.default_rng(self.seed).permutation(len(images))
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield torch.from_numpy(images[index]), torch.from_numpy(labels[index])
+
+
+class Hub(System):
+    """hub through its Hub 2.x API (``hub.read`` of the JPEG files); ours and hub 2.8.5 run the same calls."""
+
+    modules = ("hub", "torch")
+
+    def _creds(self) -> dict[str, str] | None:
+        remote = self.task.get("remote")
+        return remote and {**remote["creds"], "endpoint_url": remote["endpoint"]}
+
+    def _path(self) -> str:
+        remote = self.task.get("remote")
+        return f"s3://{remote['bucket']}/{remote['prefix']}" if remote else self.dest
+
+    def prepare(self) -> None:
+        import hub
+
+        ds = hub.empty(self.dest, overwrite=True)
+        with ds:
+            if self.jpeg:
+                ds.create_tensor("images", htype="image", sample_compression="jpeg")
+                ds.create_tensor("labels", htype="class_label")
+                for path, label in _manifest(self.task):
+                    ds.append({"images": hub.read(path), "labels": np.uint32(label)})
+            else:
+                images, labels = _raw(self.task)
+                ds.create_tensor("images", dtype="uint8", sample_compression=None)
+                ds.create_tensor("labels", htype="class_label")
+                ds.images.extend(images)
+                ds.labels.extend(labels.astype(np.uint32))
+
+    def _open(self) -> Any:
+        import hub
+
+        return hub.load(self._path(), read_only=True, creds=self._creds())
+
+    def loader_kwargs(self) -> dict[str, Any]:
+        return {"decode_method": None}
+
+    def batches(self) -> Iterator[Batch]:
+        loader = self._open().pytorch(
+            num_workers=self.workers,
+            batch_size=self.batch_size,
+            shuffle=True,
+            tensors=["images", "labels"],
+            **self.loader_kwargs(),
+        )
+        for batch in loader:
+            yield _pair(batch)
+
+
+class Hub285(Hub):
+    """hub 2.8.5's ``ds.pytorch()`` (its ``decode_method`` takes other values than ours; its default decodes)."""
+
+    def loader_kwargs(self) -> dict[str, Any]:
+        return {}
+
+
+class HubTensorflow(Hub):
+    """hub's ``ds.tensorflow()``, batched and prefetched by tf.data."""
+
+    modules = ("hub", "tensorflow")
+
+    def batches(self) -> Iterator[Batch]:
+        import tensorflow as tf
+
+        data = self._open().tensorflow(tensors=["images", "labels"], **self.tensorflow_kwargs())
+        for batch in data.batch(self.batch_size).prefetch(tf.data.AUTOTUNE):
+            yield _pair(batch)
+
+    def tensorflow_kwargs(self) -> dict[str, Any]:
+        return {"shuffle": True}
+
+
+class Hub285Tensorflow(HubTensorflow):
+    """hub 2.8.5's ``ds.tensorflow()`` (it has no shuffle)."""
+
+    def tensorflow_kwargs(self) -> dict[str, Any]:
+        return {}
+
+
+class TorchVision(System):
+    """torchvision: ``ImageFolder`` with a simplejpeg loader, or ``CIFAR10`` on the raw set; a shuffling DataLoader."""
+
+    modules = ("torch", "torchvision", "simplejpeg")
+
+    def prepare(self) -> None:
+        if self.jpeg:
+            return  # ImageFolder reads the source tree itself
+        import pickle
+
+        images, labels = _raw(self.task)
+        folder = Path(self.dest) / "cifar-10-batches-py"
+        folder.mkdir(parents=True, exist_ok=True)
+        # CIFAR-10's own layout: five pickled batches of channel-first rows.
+        for part, index in enumerate(np.array_split(np.arange(len(images)), 5), start=1):
+            batch = {
+                "data": images[index].transpose(0, 3, 1, 2).reshape(len(index), -1),
+                "labels": labels[index].tolist(),
+            }
+            (folder / f"data_batch_{part}").write_bytes(pickle.dumps(batch))
+        empty = {"data": np.zeros((0, images[0].size), np.uint8), "labels": []}
+        (folder / "test_batch").write_bytes(pickle.dumps(empty))
+        (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}))
+
+    def batches(self) -> Iterable[Batch]:
+        import torch
+        from torch.utils.data import DataLoader
+        from torchvision import datasets, transforms
+
+        if self.jpeg:
+            dataset: Any = datasets.ImageFolder(self.task["source"]["root"], loader=_simplejpeg_loader)
+        else:
+            dataset = _cifar_class()(self.dest, train=True, transform=transforms.PILToTensor())
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=True, num_workers=self.workers, generator=generator
+        )
+
+
+def _simplejpeg_loader(path: str) -> Any:
+    import torch
+
+    with open(path, "rb") as f:
+        return torch.from_numpy(_decode_jpeg(f.read()))
+
+
+def _cifar_class() -> type:
+    from torchvision.datasets import CIFAR10
+
+    class Cifar(CIFAR10):  # type: ignore[misc]
+        """CIFAR10 over files in its layout that aren't the published ones (whose checksums it verifies)."""
+
+        def _check_integrity(self) -> bool:
+            return True
+
+    return Cifar
+
+
+SYSTEMS: dict[str, type[System]] = {
+    "ceiling": Ceiling,
+    "reference": Reference,
+    "hub": Hub,
+    "hub285": Hub285,
+    "hub-tf": HubTensorflow,
+    "hub285-tf": Hub285Tensorflow,
+    "torchvision": TorchVision,
+}
+
+
+def run(task: Task) -> dict[str, Any]:
+    system = SYSTEMS[task["api"]](task)
+    if task["op"] == "prepare":
+        started = time.perf_counter()
+        system.prepare()
+        return {"seconds": time.perf_counter() - started}
+    if isinstance(system, Ceiling):
+        return system.run()
+    try:
+        system.setup()
+        return measure(system.batches, task["max_seconds"])
+    except NotImplementedError as e:
+        return {"unavailable": f"not available ({e})"[:300]}
+
+
+def main(argv: list[str]) -> int:
+    task: Task = json.loads(Path(argv[1]).read_text())
+    attempts: list[str] = []
+    _refuse_network(attempts)
+    result = {**run(task), "network": attempts}
+    Path(task["result"]).write_text(json.dumps(result))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Some loaders leave worker processes or threads behind when a pass stops early; the result is written.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
