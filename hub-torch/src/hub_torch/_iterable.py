@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -14,7 +15,7 @@ from torch.utils.data._utils.collate import default_collate as _default_collate
 from torch.utils.data._utils.collate import default_convert as _default_convert
 
 import hub
-from hub.core.reading import DatasetReader, ErrorPolicy, Shard
+from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, Shard
 from hub.errors import DynamicShapeError
 from hub_torch._convert import SharedAllocator, pad_stack, to_torch, torch_dtype_for, writable
 
@@ -29,6 +30,7 @@ Transform = Callable[[Any], Any] | Mapping[str, Callable[[Any], Any] | None]
 #: How to hand out a tensor's samples: decoded arrays, the stored bytes, or PIL images.
 DecodeMethod = Mapping[str, str]
 
+_log = logging.getLogger("hub_torch")
 _PER_SAMPLE_BATCH = 256  # samples decoded at a time when the dataset yields single samples
 
 
@@ -161,6 +163,7 @@ class HubIterableDataset(IterableDataset[Any]):
         self._skip, self._rotate = {}, 0
         fast = self.transform is None and self.collate_fn is None and not self.pil and self.batch_size is not None
         allocator = SharedAllocator() if fast and info is not None else None
+        fetcher = ChunkFetcher(self.reader.storage)
         batches = self.reader.batches(
             Shard(self.rank, self.world_size, worker, num_workers),
             batch_size=self._step(),
@@ -173,6 +176,7 @@ class HubIterableDataset(IterableDataset[Any]):
             alloc=allocator,
             errors=self.errors,
             return_index=True,
+            fetcher=fetcher,
         )
         for batch in batches:
             if fast:
@@ -182,6 +186,10 @@ class HubIterableDataset(IterableDataset[Any]):
             else:
                 for i in range(len(batch["index"])):
                     yield default_convert(self._sample(batch, i))
+        if fetcher.skipped:
+            _log.warning(
+                "Skipped %d samples that failed to decode (rank %d, worker %d).", fetcher.skipped, self.rank, worker
+            )
 
     def _batch(self, batch: dict[str, Any], allocator: SharedAllocator | None) -> Any:
         out: dict[str, Any] = {}

@@ -105,6 +105,10 @@ def dataset_to_pytorch(
     **loader_kwargs: Any,
 ) -> HubDataLoader:
     """The hook behind ``ds.pytorch(...)``: a DataLoader over the view (see docs/api.md)."""
+    if loader_kwargs.get("persistent_workers"):
+        raise ValueError(
+            "ds.pytorch() starts its workers anew each epoch (each epoch has its own plan); drop persistent_workers."
+        )
     if num_workers > 0 and dataset.path.startswith("mem://"):
         method = multiprocessing_context or torch.multiprocessing.get_start_method(allow_none=True) or "fork"
         if method != "fork":

@@ -363,10 +363,12 @@ class DatasetReader:
         assert shape is not None
         out = _allocate(alloc, (len(ids), *shape), dtype)
         for mask, lo, arr in views:
-            if mask.all():
-                np.take(arr, local - lo, axis=0, out=out)
+            where = np.flatnonzero(mask)
+            first, last = int(where[0]), int(where[-1]) + 1
+            if last - first == len(where):  # one run of the batch: gather straight into it
+                np.take(arr, local[first:last] - lo, axis=0, out=out[first:last])
             else:
-                out[mask] = arr[local[mask] - lo]
+                out[where] = arr[local[where] - lo]
         return out
 
     def _decode_stored(
@@ -512,8 +514,8 @@ def epoch_schedule(
 
     Without ``rng``, in order. With it, through a shuffle buffer: groups enter in order, the buffer starts as
     soon as it holds two groups (or a batch) and grows by a batch per batch served up to ``capacity`` samples,
-    and each batch is drawn uniformly from what it holds. Only sizes are needed, so a resumed worker recomputes
-    the same stream without reading anything.
+    and each batch is drawn uniformly from what it holds (its samples then put in storage order). Only sizes are
+    needed, so a resumed worker recomputes the same stream without reading anything.
     """
     total = int(sizes.sum())
     if rng is None:
@@ -532,7 +534,9 @@ def epoch_schedule(
             entered += 1
         take = min(batch_size, len(buffer))
         picks = rng.choice(len(buffer), size=take, replace=False)
-        out.append(buffer[picks])
+        # In storage order within the batch, so that each chunk's samples land in one run of the batch array and
+        # raw samples are gathered in one copy per chunk; which samples form a batch is what is random.
+        out.append(np.sort(buffer[picks]))
         buffer = np.delete(buffer, picks)
         served += take
     return out
