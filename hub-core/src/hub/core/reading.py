@@ -233,7 +233,7 @@ class DatasetReader:
         glob = self.global_indices(positions)
         chunks = {}
         for name, plan in self._tensor_plans().items():
-            entries = np.unique(plan.index.locate(glob))
+            entries = _distinct(plan.index.locate(glob))
             entries = entries[(plan.index.entries["flags"][entries] & TILED) == 0]
             chunks[name] = tuple(chunk_key(plan.meta.id, int(plan.index.entries["id"][e])) for e in entries)
         return ChunkGroup(positions, chunks)
@@ -351,7 +351,7 @@ class DatasetReader:
         dtype = np.dtype(plan.meta.dtype or "uint8")
         views = []
         shape: tuple[int, ...] | None = None
-        for cid in np.unique(ids):
+        for cid in _distinct(ids):
             mask = ids == cid
             header, body = chunk(chunk_key(plan.meta.id, int(cid)))
             lo, hi = int(local[mask].min()), int(local[mask].max()) + 1
@@ -457,7 +457,9 @@ class DatasetReader:
             last_use[owner[ids]] = j
         needed = np.flatnonzero(last_use >= skip)
         loaded = 0  # how many of `needed` the fetcher has been asked for
-        ahead = 2  # groups fetched past the last one the current batch draws from
+        # Groups fetched past the last one the current batch draws from: none until the first batch is out (its
+        # chunks then have the I/O to themselves), then two, and one more each time a batch had to wait.
+        ahead = 0
         try:
             for j in range(skip, len(schedule)):
                 ids = schedule[j]
@@ -468,8 +470,8 @@ class DatasetReader:
                     loaded += 1
                 waited = fetcher.waits
                 batch = self._decode_batch(positions[ids], fetcher, alloc, errors, return_index)
-                if fetcher.waits > waited:
-                    ahead = min(ahead + 1, fetcher.max_ahead)
+                if fetcher.waits > waited or j == skip:
+                    ahead = min(max(ahead + 1, 2), fetcher.max_ahead)
                 for g in np.flatnonzero(last_use == j):
                     fetcher.release(groups[g].keys())
                 if batch is not None:
@@ -620,6 +622,16 @@ def _sample_errors(tensor: str, index: int) -> Iterator[None]:
     # Decoders (per-htype plug-ins included) raise many kinds of error on bad bytes; the caller needs one.
     except Exception as e:
         raise SampleDecodeError.at(tensor, index, e) from e
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (np.unique imports numpy.ma on first use: a second of a fresh worker's start)."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    out: np.ndarray = ordered[keep]
+    return out
 
 
 def _view(data: bytes | memoryview | TileManifest) -> memoryview | TileManifest:
