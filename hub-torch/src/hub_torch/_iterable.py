@@ -17,7 +17,8 @@ from torch.utils.data._utils.collate import default_convert as _default_convert
 import hub
 from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, Shard
 from hub.errors import DynamicShapeError
-from hub_torch._convert import SharedAllocator, pad_stack, to_torch, torch_dtype_for, writable
+from hub_torch._convert import WIDER, pad_stack, to_torch, torch_dtype_for, writable
+from hub_torch._pack import ArenaAllocator, pack_size
 
 # torch leaves these untyped.
 default_convert: Callable[[Any], Any] = _default_convert
@@ -104,12 +105,32 @@ class HubIterableDataset(IterableDataset[Any]):
         self.epoch = 0
         self._skip: dict[int, int] = {}
         self._rotate = 0
+        #: Whether workers send packs of batches (set by HubDataLoader, which unpacks them).
+        self.packing = False
+        self.pack = pack_size(self._batch_bytes()) if batch_size is not None else 1
         Shard(self.rank, self.world_size)  # validates the rank
 
     # ------------------------------------------------------------ epochs
     def set_epoch(self, epoch: int) -> None:
         """Read epoch ``epoch`` next (its order is drawn from ``(seed, epoch)``)."""
         self.epoch = epoch
+
+    def _batch_bytes(self) -> int:
+        """A batch's decoded bytes, from the tensors' largest sample shapes."""
+        per_sample = 0
+        for name in self.names:
+            meta = self.reader.meta(name)
+            if meta.max_shape is not None and meta.dtype is not None and meta.htype not in ("text", "json", "list"):
+                per_sample += int(np.prod(meta.max_shape, dtype=np.int64)) * np.dtype(meta.dtype).itemsize
+        return per_sample * self._step()
+
+    def _fast(self) -> bool:
+        """Whether batches are made whole in the workers (no per-sample transform or collate)."""
+        return self.transform is None and self.collate_fn is None and not self.pil and self.batch_size is not None
+
+    def _turn(self, num_workers: int) -> int:
+        """Batches per message from a worker (a pack) when worker processes send them."""
+        return self.pack if self.packing and self._fast() and num_workers > 0 else 1
 
     def _step(self) -> int:
         return self.batch_size or _PER_SAMPLE_BATCH
@@ -125,6 +146,7 @@ class HubIterableDataset(IterableDataset[Any]):
                 epoch=self.epoch,
                 batch_size=self._step(),
                 drop_last=self.drop_last,
+                turn=self._turn(num_workers),
             )
             counts.append(math.ceil(sum(len(g.positions) for g in groups) / self._step()))
         return counts
@@ -136,17 +158,23 @@ class HubIterableDataset(IterableDataset[Any]):
         that, and worker processes are mapped onto shards so that the next one to yield comes first.
         """
         counts = self.shard_batches(num_workers)
-        skip = [0] * len(counts)
-        turn = 0
-        for _ in range(min(consumed, sum(counts))):
-            while skip[turn] >= counts[turn]:
-                turn = (turn + 1) % len(counts)
-            skip[turn] += 1
-            turn = (turn + 1) % len(counts)
-        while any(skip[s] < counts[s] for s in range(len(counts))) and skip[turn] >= counts[turn]:
-            turn = (turn + 1) % len(counts)
-        self._skip = dict(enumerate(skip))
-        self._rotate = turn
+        turn = self._turn(num_workers)
+        taken = [0] * len(counts)
+        worker, left = 0, min(consumed, sum(counts))
+        while left:
+            while taken[worker] >= counts[worker]:
+                worker = (worker + 1) % len(counts)
+            # A message holds the batches up to the worker's next multiple of `turn`.
+            message = min(turn - taken[worker] % turn, counts[worker] - taken[worker])
+            step = min(message, left)
+            taken[worker] += step
+            left -= step
+            if step == message:
+                worker = (worker + 1) % len(counts)
+        while any(t < c for t, c in zip(taken, counts, strict=True)) and taken[worker] >= counts[worker]:
+            worker = (worker + 1) % len(counts)
+        self._skip = dict(enumerate(taken))
+        self._rotate = worker
 
     def __len__(self) -> int:
         """Yields per epoch on this rank (batches, or samples with ``batch_size=None``)."""
@@ -161,8 +189,10 @@ class HubIterableDataset(IterableDataset[Any]):
         worker = (info.id + self._rotate) % num_workers if info is not None else 0
         skip = self._skip.get(worker, 0)
         self._skip, self._rotate = {}, 0
-        fast = self.transform is None and self.collate_fn is None and not self.pil and self.batch_size is not None
-        allocator = SharedAllocator() if fast and info is not None else None
+        fast = self._fast()
+        turn = self._turn(num_workers) if info is not None else 1
+        plain = frozenset(WIDER)
+        allocator = ArenaAllocator(self._step() * turn * len(self.names), plain) if fast and info is not None else None
         fetcher = ChunkFetcher(self.reader.storage)
         batches = self.reader.batches(
             Shard(self.rank, self.world_size, worker, num_workers),
@@ -177,21 +207,33 @@ class HubIterableDataset(IterableDataset[Any]):
             errors=self.errors,
             return_index=True,
             fetcher=fetcher,
+            turn=turn,
         )
+        done = skip if self.batch_size is not None else 0
+        pending: list[Any] = []
         for batch in batches:
-            if fast:
-                yield self._batch(batch, allocator)
+            if allocator is not None:
+                # A message ends at the worker's next multiple of `turn` batches, whatever it skipped.
+                pending.append(self._batch(batch, allocator))
+                done += 1
+                if done % turn == 0:
+                    yield allocator.pack(pending)
+                    pending = []
+            elif fast:
+                yield self._batch(batch, None)
             elif self.batch_size is not None:
                 yield self._collate([self._sample(batch, i) for i in range(len(batch["index"]))])
             else:
                 for i in range(len(batch["index"])):
                     yield default_convert(self._sample(batch, i))
+        if pending and allocator is not None:
+            yield allocator.pack(pending)
         if fetcher.skipped:
             _log.warning(
                 "Skipped %d samples that failed to decode (rank %d, worker %d).", fetcher.skipped, self.rank, worker
             )
 
-    def _batch(self, batch: dict[str, Any], allocator: SharedAllocator | None) -> Any:
+    def _batch(self, batch: dict[str, Any], allocator: ArenaAllocator | None) -> Any:
         out: dict[str, Any] = {}
         for name in self.names:
             value = batch[name]
@@ -204,8 +246,6 @@ class HubIterableDataset(IterableDataset[Any]):
                     )
                 value = pad_stack(value, name)
             out[name] = to_torch(value, meta, allocator)
-        if allocator is not None:
-            allocator.clear()
         if self.as_tuple:
             return tuple(out[n] for n in self.names)
         if self.return_index:

@@ -12,6 +12,7 @@ import hub
 from hub.core.reading import ErrorPolicy
 from hub.errors import DatasetNotShareableError
 from hub_torch._iterable import DecodeMethod, HubIterableDataset, Transform
+from hub_torch._pack import unpack
 
 __all__ = ["HubDataLoader", "dataset_to_pytorch"]
 
@@ -45,6 +46,7 @@ class HubDataLoader(DataLoader[Any]):
             collate_fn=_passthrough,
             **kwargs,
         )
+        dataset.packing = num_workers > 0
         self.use_progress_bar = use_progress_bar
         self._epoch = 0
         self._taken = 0
@@ -61,9 +63,10 @@ class HubDataLoader(DataLoader[Any]):
             from tqdm import tqdm
 
             batches = iter(tqdm(batches, total=len(dataset), initial=self._taken, desc=f"epoch {self._epoch}"))
-        for batch in batches:
-            self._taken += 1
-            yield batch
+        for item in batches:
+            for batch in unpack(item):
+                self._taken += 1
+                yield batch
         self._epoch += 1
         self._taken = 0
 

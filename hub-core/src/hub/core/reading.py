@@ -247,6 +247,7 @@ class DatasetReader:
         epoch: int = 0,
         batch_size: int = 1,
         drop_last: bool = False,
+        turn: int = 1,
     ) -> list[ChunkGroup]:
         """The chunk groups ``shard`` reads in one epoch, in reading order.
 
@@ -254,9 +255,10 @@ class DatasetReader:
         primary-chunk groups in an order drawn from ``(seed, epoch)``. Ranks take equal contiguous parts of it
         (exactly ``len // world_size`` each with ``drop_last``, else sizes differ by at most one). A rank's part is
         cut into batches of ``batch_size``; with ``shuffle`` each worker takes a contiguous run of batches (its
-        buffer mixes them), without it worker ``w`` takes batches ``w, w + num_workers, ...``, so that a loader
-        taking batches from its workers in turn yields the view in order. With ``drop_last`` a rank's last partial
-        batch is left out. Groups are disjoint and, over all shards, cover the view exactly once (up to drops).
+        buffer mixes them), without it the workers take turns of ``turn`` consecutive batches (worker ``w`` the
+        turns ``w, w + num_workers, ...``), so that a loader taking turns from its workers yields the view in
+        order. With ``drop_last`` a rank's last partial batch is left out. Groups are disjoint and, over all
+        shards, cover the view exactly once (up to drops).
         """
         n = len(self)
         if batch_size < 1:
@@ -280,7 +282,9 @@ class DatasetReader:
         if shuffle:
             first, last = wid * num_batches // k, (wid + 1) * num_batches // k
             return [self.group(p) for p in self._runs(mine[first * batch_size : last * batch_size])]
-        return [self.group(mine[b * batch_size : (b + 1) * batch_size]) for b in range(wid, num_batches, k)]
+        turns = range(wid, math.ceil(num_batches / turn), k)
+        taken = [b for t in turns for b in range(t * turn, min((t + 1) * turn, num_batches))]
+        return [self.group(mine[b * batch_size : (b + 1) * batch_size]) for b in taken]
 
     def _primary_entries(self) -> np.ndarray:
         return self._primary().index.locate(self.global_indices(np.arange(len(self), dtype=np.int64)))
@@ -430,6 +434,7 @@ class DatasetReader:
         errors: ErrorPolicy = "raise",
         return_index: bool = False,
         fetcher: ChunkFetcher | None = None,
+        turn: int = 1,
     ) -> Iterator[dict[str, Any]]:
         """``shard``'s batches of one epoch: dicts of tensor name to batch (see :meth:`decode`).
 
@@ -438,9 +443,11 @@ class DatasetReader:
         while serving. The stream is a function of ``(seed, epoch, shard)``; ``skip`` drops its first batches
         without fetching or decoding what they alone need (resumption). ``errors="skip"`` leaves out samples that
         fail to decode (counted in ``fetcher.skipped``); a callable gets the error and skips the sample unless it
-        raises. ``return_index`` adds the samples' dataset indices under ``"index"``.
+        raises. ``return_index`` adds the samples' dataset indices under ``"index"``. ``turn`` as in :meth:`plan`.
         """
-        groups = self.plan(shard, shuffle=shuffle, seed=seed, epoch=epoch, batch_size=batch_size, drop_last=drop_last)
+        groups = self.plan(
+            shard, shuffle=shuffle, seed=seed, epoch=epoch, batch_size=batch_size, drop_last=drop_last, turn=turn
+        )
         sizes = np.asarray([len(g.positions) for g in groups], dtype=np.int64)
         if shuffle:
             per_group = max(1, int(sizes.mean())) if len(sizes) else 1
