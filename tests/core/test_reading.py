@@ -62,9 +62,18 @@ def _stream(reader: DatasetReader, shards: list[Shard], **kwargs: object) -> lis
     drop_last=st.booleans(),
     start=st.integers(0, 50),
     step=st.integers(1, 3),
+    turn=st.integers(1, 4),
 )
 def test_shards_cover_the_view_exactly_once(
-    numbers: hub.Dataset, world: int, workers: int, batch: int, shuffle: bool, drop_last: bool, start: int, step: int
+    numbers: hub.Dataset,
+    world: int,
+    workers: int,
+    batch: int,
+    shuffle: bool,
+    drop_last: bool,
+    start: int,
+    step: int,
+    turn: int,
 ) -> None:
     view = numbers[start::step]
     reader = DatasetReader(view)
@@ -73,7 +82,7 @@ def test_shards_cover_the_view_exactly_once(
     everything: list[int] = []
     for rank in range(world):
         shards = [Shard(rank, world, w, workers) for w in range(workers)]
-        seen = _stream(reader, shards, batch_size=batch, shuffle=shuffle, seed=3, drop_last=drop_last)
+        seen = _stream(reader, shards, batch_size=batch, shuffle=shuffle, seed=3, drop_last=drop_last, turn=turn)
         per_rank.append(len(seen))
         everything.extend(seen)
     assert len(everything) == len(set(everything))
@@ -85,11 +94,12 @@ def test_shards_cover_the_view_exactly_once(
         assert sorted(everything) == list(range(start, 600, step))
 
 
-def test_in_order_without_shuffle_when_workers_take_turns(numbers: hub.Dataset) -> None:
+@pytest.mark.parametrize("turn", [1, 3])
+def test_in_order_without_shuffle_when_workers_take_turns(numbers: hub.Dataset, turn: int) -> None:
     reader = DatasetReader(numbers)
-    streams = [list(reader.batches(Shard(0, 1, w, 3), batch_size=16, return_index=True)) for w in range(3)]
-    turns = [s[i] for i in range(len(streams[0])) for s in streams if i < len(s)]
-    assert np.concatenate([b["index"] for b in turns]).tolist() == list(range(600))
+    streams = [list(reader.batches(Shard(0, 1, w, 3), batch_size=16, return_index=True, turn=turn)) for w in range(3)]
+    turns = [s[i : i + turn] for i in range(0, len(streams[0]), turn) for s in streams]
+    assert np.concatenate([b["index"] for t in turns for b in t]).tolist() == list(range(600))
 
 
 def test_shuffle_is_a_function_of_seed_and_epoch(numbers: hub.Dataset) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from hub import errors, storage
+from hub import errors, reading, storage
 from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, rename
 from hub.compression import COMPRESSIONS as compressions
-from hub.core import reading
 from hub.core.dataset import Dataset
 from hub.core.htypes import HTYPES
 from hub.core.reading import DatasetReader, Shard

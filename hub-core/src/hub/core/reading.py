@@ -237,7 +237,7 @@ class DatasetReader:
         glob = self.global_indices(positions)
         chunks = {}
         for name, plan in self._tensor_plans().items():
-            entries = np.unique(plan.index.locate(glob))
+            entries = _distinct(plan.index.locate(glob))
             entries = entries[(plan.index.entries["flags"][entries] & TILED) == 0]
             chunks[name] = tuple(chunk_key(plan.meta.id, int(plan.index.entries["id"][e])) for e in entries)
         return ChunkGroup(positions, chunks)
@@ -251,6 +251,7 @@ class DatasetReader:
         epoch: int = 0,
         batch_size: int = 1,
         drop_last: bool = False,
+        turn: int = 1,
     ) -> list[ChunkGroup]:
         """The chunk groups ``shard`` reads in one epoch, in reading order.
 
@@ -258,9 +259,10 @@ class DatasetReader:
         primary-chunk groups in an order drawn from ``(seed, epoch)``. Ranks take equal contiguous parts of it
         (exactly ``len // world_size`` each with ``drop_last``, else sizes differ by at most one). A rank's part is
         cut into batches of ``batch_size``; with ``shuffle`` each worker takes a contiguous run of batches (its
-        buffer mixes them), without it worker ``w`` takes batches ``w, w + num_workers, ...``, so that a loader
-        taking batches from its workers in turn yields the view in order. With ``drop_last`` a rank's last partial
-        batch is left out. Groups are disjoint and, over all shards, cover the view exactly once (up to drops).
+        buffer mixes them), without it the workers take turns of ``turn`` consecutive batches (worker ``w`` the
+        turns ``w, w + num_workers, ...``), so that a loader taking turns from its workers yields the view in
+        order. With ``drop_last`` a rank's last partial batch is left out. Groups are disjoint and, over all
+        shards, cover the view exactly once (up to drops).
         """
         n = len(self)
         if batch_size < 1:
@@ -284,7 +286,9 @@ class DatasetReader:
         if shuffle:
             first, last = wid * num_batches // k, (wid + 1) * num_batches // k
             return [self.group(p) for p in self._runs(mine[first * batch_size : last * batch_size])]
-        return [self.group(mine[b * batch_size : (b + 1) * batch_size]) for b in range(wid, num_batches, k)]
+        turns = range(wid, math.ceil(num_batches / turn), k)
+        taken = [b for t in turns for b in range(t * turn, min((t + 1) * turn, num_batches))]
+        return [self.group(mine[b * batch_size : (b + 1) * batch_size]) for b in taken]
 
     def _primary_entries(self) -> np.ndarray:
         return self._primary().index.locate(self.global_indices(np.arange(len(self), dtype=np.int64)))
@@ -330,6 +334,16 @@ class DatasetReader:
             stored.append((body[s:e], header.shape(int(local[i]))))
         return self._decode_stored(plan, glob, stored, alloc)
 
+    def read(self, positions: np.ndarray, alloc: Allocator | None = None) -> dict[str, Any]:
+        """Every tensor at view ``positions``, for random access: byte-range reads through the dataset's engines."""
+        positions = np.asarray(positions, dtype=np.int64)
+        glob = self.global_indices(positions)
+        out = {}
+        for name, plan in self._tensor_plans().items():
+            stored = self.dataset._state.engine(plan.key).read(glob)
+            out[name] = self._decode_stored(plan, glob, [(_view(d), s) for d, s in stored], alloc)
+        return out
+
     def _tiled(self, plan: _TensorPlan, index: int) -> tuple[TileManifest, tuple[int, ...]]:
         data, shape = self.dataset._state.engine(plan.key).read([index])[0]
         assert isinstance(data, TileManifest)
@@ -347,7 +361,7 @@ class DatasetReader:
         dtype = np.dtype(plan.meta.dtype or "uint8")
         views = []
         shape: tuple[int, ...] | None = None
-        for cid in np.unique(ids):
+        for cid in _distinct(ids):
             mask = ids == cid
             header, body = chunk(chunk_key(plan.meta.id, int(cid)))
             lo, hi = int(local[mask].min()), int(local[mask].max()) + 1
@@ -359,10 +373,12 @@ class DatasetReader:
         assert shape is not None
         out = _allocate(alloc, (len(ids), *shape), dtype)
         for mask, lo, arr in views:
-            if mask.all():
-                np.take(arr, local - lo, axis=0, out=out)
+            where = np.flatnonzero(mask)
+            first, last = int(where[0]), int(where[-1]) + 1
+            if last - first == len(where):  # one run of the batch: gather straight into it
+                np.take(arr, local[first:last] - lo, axis=0, out=out[first:last])
             else:
-                out[mask] = arr[local[mask] - lo]
+                out[where] = arr[local[where] - lo]
         return out
 
     def _decode_stored(
@@ -424,6 +440,7 @@ class DatasetReader:
         errors: ErrorPolicy = "raise",
         return_index: bool = False,
         fetcher: ChunkFetcher | None = None,
+        turn: int = 1,
     ) -> Iterator[dict[str, Any]]:
         """``shard``'s batches of one epoch: dicts of tensor name to batch (see :meth:`decode`).
 
@@ -432,9 +449,11 @@ class DatasetReader:
         while serving. The stream is a function of ``(seed, epoch, shard)``; ``skip`` drops its first batches
         without fetching or decoding what they alone need (resumption). ``errors="skip"`` leaves out samples that
         fail to decode (counted in ``fetcher.skipped``); a callable gets the error and skips the sample unless it
-        raises. ``return_index`` adds the samples' dataset indices under ``"index"``.
+        raises. ``return_index`` adds the samples' dataset indices under ``"index"``. ``turn`` as in :meth:`plan`.
         """
-        groups = self.plan(shard, shuffle=shuffle, seed=seed, epoch=epoch, batch_size=batch_size, drop_last=drop_last)
+        groups = self.plan(
+            shard, shuffle=shuffle, seed=seed, epoch=epoch, batch_size=batch_size, drop_last=drop_last, turn=turn
+        )
         sizes = np.asarray([len(g.positions) for g in groups], dtype=np.int64)
         if shuffle:
             per_group = max(1, int(sizes.mean())) if len(sizes) else 1
@@ -451,7 +470,9 @@ class DatasetReader:
             last_use[owner[ids]] = j
         needed = np.flatnonzero(last_use >= skip)
         loaded = 0  # how many of `needed` the fetcher has been asked for
-        ahead = 2  # groups fetched past the last one the current batch draws from
+        # Groups fetched past the last one the current batch draws from: none until the first batch is out (its
+        # chunks then have the I/O to themselves), then two, and one more each time a batch had to wait.
+        ahead = 0
         try:
             for j in range(skip, len(schedule)):
                 ids = schedule[j]
@@ -462,8 +483,8 @@ class DatasetReader:
                     loaded += 1
                 waited = fetcher.waits
                 batch = self._decode_batch(positions[ids], fetcher, alloc, errors, return_index)
-                if fetcher.waits > waited:
-                    ahead = min(ahead + 1, fetcher.max_ahead)
+                if fetcher.waits > waited or j == skip:
+                    ahead = min(max(ahead + 1, 2), fetcher.max_ahead)
                 for g in np.flatnonzero(last_use == j):
                     fetcher.release(groups[g].keys())
                 if batch is not None:
@@ -508,8 +529,8 @@ def epoch_schedule(
 
     Without ``rng``, in order. With it, through a shuffle buffer: groups enter in order, the buffer starts as
     soon as it holds two groups (or a batch) and grows by a batch per batch served up to ``capacity`` samples,
-    and each batch is drawn uniformly from what it holds. Only sizes are needed, so a resumed worker recomputes
-    the same stream without reading anything.
+    and each batch is drawn uniformly from what it holds (its samples then put in storage order). Only sizes are
+    needed, so a resumed worker recomputes the same stream without reading anything.
     """
     total = int(sizes.sum())
     if rng is None:
@@ -528,7 +549,9 @@ def epoch_schedule(
             entered += 1
         take = min(batch_size, len(buffer))
         picks = rng.choice(len(buffer), size=take, replace=False)
-        out.append(buffer[picks])
+        # In storage order within the batch, so that each chunk's samples land in one run of the batch array and
+        # raw samples are gathered in one copy per chunk; which samples form a batch is what is random.
+        out.append(np.sort(buffer[picks]))
         buffer = np.delete(buffer, picks)
         served += take
     return out
@@ -614,6 +637,20 @@ def _sample_errors(tensor: str, index: int) -> Iterator[None]:
         raise SampleDecodeError.at(tensor, index, e) from e
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (np.unique imports numpy.ma on first use: a second of a fresh worker's start)."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    out: np.ndarray = ordered[keep]
+    return out
+
+
+def _view(data: bytes | memoryview | TileManifest) -> memoryview | TileManifest:
+    return memoryview(data) if isinstance(data, bytes) else data
+
+
 def _stored_bytes(
     meta: TensorMeta,
     ids: np.ndarray,
@@ -622,7 +659,7 @@ def _stored_bytes(
 ) -> list[bytes]:
     """The stored bytes of samples (chunk ``ids``, indices ``local`` in them): byte spans computed a chunk at a time."""
     out: list[bytes] = [b""] * len(ids)
-    for cid in np.unique(ids):
+    for cid in _distinct(ids):
         where = np.flatnonzero(ids == cid)
         header, body = chunk(chunk_key(meta.id, int(cid)))
         starts, ends = header.byte_spans(local[where])

@@ -1,0 +1,27 @@
+"""The public reading API for loaders (``from hub.reading import DatasetReader, Shard``); see hub.core.reading."""
+
+from __future__ import annotations
+
+from hub.core.reading import (
+    Allocator,
+    ChunkFetcher,
+    ChunkGroup,
+    DatasetReader,
+    ErrorPolicy,
+    SampleDecoder,
+    Shard,
+    epoch_schedule,
+    register_sample_decoder,
+)
+
+__all__ = [
+    "Allocator",
+    "ChunkFetcher",
+    "ChunkGroup",
+    "DatasetReader",
+    "ErrorPolicy",
+    "SampleDecoder",
+    "Shard",
+    "epoch_schedule",
+    "register_sample_decoder",
+]
