@@ -142,14 +142,21 @@ class Storage(ABC):
         """Store ``data`` only if ``key`` is absent; True if this call created it. Atomic."""
         return self.compare_and_swap(key, data, None) is not None
 
-    def compare_and_swap(self, key: str, data: BytesLike, expected: Token | None) -> Token | None:
+    def compare_and_swap(
+        self, key: str, data: BytesLike, expected: Token | None, *, durable: bool = True
+    ) -> Token | None:
         """Replace the value only if its token is still ``expected`` (``None``: only if absent).
 
         Returns the new token, or ``None`` when the precondition did not hold. Atomic on
         every provider: of many concurrent swaps from one token, exactly one succeeds.
+        ``durable=False`` lets a provider skip flushing to stable media (a local disk's fsync):
+        the swap stays atomic and survives a process crash, but may be lost or read back
+        empty after a power failure. For short-lived documents such as lease locks.
         """
         self._check_writable()
-        return self._compare_and_swap(check_key(key), bytes(data), expected)
+        if durable:
+            return self._compare_and_swap(check_key(key), bytes(data), expected)
+        return self._compare_and_swap_volatile(check_key(key), bytes(data), expected)
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing an absent key is not an error."""
@@ -226,3 +233,7 @@ class Storage(ABC):
 
     @abstractmethod
     def _delete(self, key: str) -> None: ...
+
+    def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        """``compare_and_swap(durable=False)``; providers with a cheaper non-durable write override this."""
+        return self._compare_and_swap(key, data, expected)

@@ -103,7 +103,7 @@ class LocalStorage(Storage):
                 yield key
 
     # ---------------------------------------------------------------- writing
-    def _write_temp(self, key: str, data: bytes) -> tuple[Path, Path]:
+    def _write_temp(self, key: str, data: bytes, durable: bool = True) -> tuple[Path, Path]:
         """Write ``data`` to a fresh temporary file beside the key's path; return (temp, target)."""
         target = self._path(key)
         for _ in range(5):  # a concurrent delete may prune the directory we just made
@@ -112,7 +112,7 @@ class LocalStorage(Storage):
                 tmp = target.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
                 with open(tmp, "xb") as f:
                     f.write(data)
-                    if self.fsync:
+                    if self.fsync and durable:
                         f.flush()
                         os.fsync(f.fileno())
                 return tmp, target
@@ -136,7 +136,13 @@ class LocalStorage(Storage):
         self._publish(tmp, target, key)
 
     def _compare_and_swap(self, key: str, data: bytes, expected: Token | None) -> Token | None:
-        tmp, target = self._write_temp(key, data)
+        return self._swap(key, data, expected, durable=True)
+
+    def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        return self._swap(key, data, expected, durable=False)
+
+    def _swap(self, key: str, data: bytes, expected: Token | None, durable: bool) -> Token | None:
+        tmp, target = self._write_temp(key, data, durable)
         try:
             if expected is None:
                 try:
