@@ -34,6 +34,7 @@ class LocalStorage(Storage):
     """
 
     max_workers = 4
+    sequential_reads = True  # threads only add overhead to reads from the page cache
 
     def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = True) -> None:
         super().__init__(read_only=read_only)
@@ -74,6 +75,17 @@ class LocalStorage(Storage):
             f.seek(start)
             data: bytes = f.read() if end is None else f.read(end - start)
             return data
+
+    def _get_range_into(self, key: str, start: int, out: memoryview) -> int:
+        with self._open(key) as f:
+            f.seek(start)
+            got = 0
+            while got < len(out):
+                n = f.readinto(out[got:])
+                if not n:
+                    break
+                got += n
+            return got
 
     def _get_with_token(self, key: str) -> tuple[bytes, Token]:
         data = self._get(key)

@@ -263,6 +263,17 @@ class StoreTests:
         store.set_parts("joined", [])
         assert store.get("joined") == b""
 
+    def test_get_ranges_into_fills_caller_buffers(self, store: Storage) -> None:
+        store.set("a", b"0123456789")
+        store.set("b", b"abcdef")
+        out = bytearray(12)
+        view = memoryview(out)
+        got = store.get_ranges_into([("a", 2, view[0:5]), ("b", 4, view[5:9]), ("a", 0, view[9:9])])
+        assert got == [5, 2, 0]  # b has only two bytes from offset 4
+        assert bytes(out[:7]) == b"23456ef"
+        with pytest.raises(KeyNotFoundError):
+            store.get_ranges_into([("a", 0, view[0:1]), ("missing", 0, view[1:3])])
+
     def test_swap_not_durable_keeps_the_semantics(self, store: Storage) -> None:
         assert store.compare_and_swap("lease", b"v1", None, durable=False) is not None
         assert store.compare_and_swap("lease", b"v1b", None, durable=False) is None
