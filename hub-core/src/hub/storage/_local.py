@@ -40,6 +40,7 @@ class LocalStorage(Storage):
         super().__init__(read_only=read_only)
         self.root = Path(root).expanduser().absolute()
         self.fsync = fsync
+        self._prefix = os.path.join(str(self.root), "")  # keys are checked: '/'-separated, no '..'
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"{self.root} is a file, not a directory; give a directory path for a dataset.")
 
@@ -61,7 +62,8 @@ class LocalStorage(Storage):
 
     def _open(self, key: str) -> Any:
         try:
-            return open(self._path(key), "rb")
+            # A string join, not Path(): reading a sample is a few tens of microseconds, Path() adds ~20.
+            return open(self._prefix + key, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyNotFoundError(key, self.url) from None
 
