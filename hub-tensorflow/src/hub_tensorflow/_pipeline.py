@@ -75,6 +75,9 @@ def dataset_to_tensorflow(
 
     def worker_blocks(worker: Any, epoch: Any) -> Iterator[dict[str, np.ndarray]]:
         shard = shard_of(int(worker), workers)
+        # The reader draws each batch at random but hands its samples over in storage order; a block is not the
+        # user's batch, so mix it too, from the same (seed, epoch, shard).
+        rng = np.random.default_rng([seed or 0, int(epoch), shard.rank, shard.worker_id]) if shuffle else None
         for batch in reader.batches(
             shard,
             batch_size=BLOCK_SAMPLES,
@@ -83,7 +86,8 @@ def dataset_to_tensorflow(
             epoch=int(epoch),
             buffer_bytes=buffer_size * 2**20,
         ):
-            yield {k: v for c in columns for k, v in c.block(batch[c.key]).items()}
+            order = None if rng is None else rng.permutation(len(batch[columns[0].key]))
+            yield {k: v for c in columns for k, v in c.block(_reorder(batch[c.key], order)).items()}
 
     if workers == 1:
         # Each iteration calls the generator anew: that call is the next epoch. (No interleave to trace.)
@@ -127,6 +131,13 @@ def dataset_to_tensorflow(
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
         out = out.with_options(options)
     return out
+
+
+def _reorder(values: Any, order: np.ndarray | None) -> Any:
+    """``values`` (an array or a list) in ``order``."""
+    if order is None:
+        return values
+    return values[order] if isinstance(values, np.ndarray) else [values[i] for i in order]
 
 
 def _names(tensors: Any, known: Collection[str]) -> list[str]:
