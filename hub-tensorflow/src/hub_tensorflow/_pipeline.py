@@ -115,7 +115,8 @@ def dataset_to_tensorflow(
     plain = tf.autograph.experimental.do_not_convert
     if any(c.route == "ragged" for c in columns):
         blocks = blocks.map(plain(to_rows))
-    samples = blocks.unbatch()
+    # The generator runs ahead on a thread of its own while TensorFlow's threads decode the block before.
+    samples = blocks.prefetch(2).unbatch()
 
     def finish(row: dict[str, tf.Tensor]) -> Any:
         values = [c.finish(row) for c in columns]
