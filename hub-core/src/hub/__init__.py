@@ -5,6 +5,7 @@ from __future__ import annotations
 from hub import errors, storage
 from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, rename
 from hub.compression import COMPRESSIONS as compressions
+from hub.compute import compose, compute
 from hub.core.dataset import Dataset
 from hub.core.htypes import HTYPES
 from hub.core.samples import read
@@ -22,7 +23,9 @@ __all__ = [
     "Dataset",
     "Tensor",
     "HubError",
+    "compose",
     "compressions",
+    "compute",
     "copy",
     "dataset",
     "deepcopy",
