@@ -93,6 +93,8 @@ def run_eval(
                 assert first is not None
                 raise first
             results = sorted(done, key=lambda r: r.number)
+            if [r.number for r in results] != [t.number for t in tasks]:
+                raise RuntimeError("A transform task ended without a result")  # never stitch a part of the inputs
             with state.write(keys):  # also checkpoints the ids tensors: all or nothing
                 stitch(state, results, keys, [ids_key(metas[k].id) for k in id_metas])
                 stitched = True

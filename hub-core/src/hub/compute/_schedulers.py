@@ -89,44 +89,78 @@ def _threaded(job: Work, tasks: list[Task], num_workers: int, progress: Progress
             done.extend(f.result() for f in futures if not f.cancelled() and f.exception() is None)
     for f in futures:
         error = None if f.cancelled() else f.exception()
-        if isinstance(error, Exception):
+        if error is not None and not isinstance(error, _Cancelled):
             raise error
 
 
-def _exit_on_sigterm() -> None:
-    """In a pool worker: turn SIGTERM (``Pool.terminate``) into SystemExit, so a task deletes what it wrote."""
+_CANCEL: Any = None  # in a pool worker: the event the parent sets to stop every task early
+
+
+def _init_worker(cancel: Any) -> None:
+    """In a pool worker: SIGTERM (``Pool.terminate``) exits through SystemExit, so a task deletes what it wrote."""
+    global _CANCEL
+    _CANCEL = cancel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
 
 
+def _process_task(job: Work, task: Task) -> TaskResult:
+    def tick(n: int) -> None:
+        if _CANCEL.is_set():
+            raise _Cancelled
+
+    try:
+        if _CANCEL.is_set():
+            raise _Cancelled
+        result = job(task, tick)
+    except _Cancelled:  # it deleted what it wrote
+        return TaskResult(task.number, 0, cancelled=True)
+    result.where = str(os.getpid())
+    return result
+
+
 def _processed(job: Work, tasks: list[Task], num_workers: int, progress: Progress, done: list[TaskResult]) -> None:
-    # Not fork: the parent runs threads (the writer lease's heartbeat, storage pools) that a fork would copy mid-lock.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    # Spawn, not fork: the parent runs threads (the writer lease's heartbeat, storage pools) that a fork would
+    # copy mid-lock; not forkserver: its workers would see the environment of its first use, not today's.
+    context = multiprocessing.get_context("spawn")
+    cancel = context.Event()
     arrived: queue.Queue[TaskResult | BaseException] = queue.Queue()
     shipped = job.shipped()
-    pool = context.Pool(min(num_workers, len(tasks)), initializer=_exit_on_sigterm)
-    try:
-        for task in tasks:
-            pool.apply_async(_process_task, (shipped, task), callback=arrived.put, error_callback=arrived.put)
-        for _ in tasks:
-            item = arrived.get()
-            if isinstance(item, BaseException):
-                raise item
+    pool = context.Pool(min(num_workers, len(tasks)), initializer=_init_worker, initargs=(cancel,))
+    outstanding = len(tasks)
+    failure: BaseException | None = None
+
+    def collect() -> None:
+        nonlocal outstanding, failure
+        item = arrived.get()
+        outstanding -= 1
+        if isinstance(item, BaseException):
+            failure = failure or item
+            cancel.set()
+        elif not item.cancelled:
             done.append(item)
             progress(item.count)
             if item.error is not None:
-                return
+                cancel.set()
+
+    try:
+        for task in tasks:
+            pool.apply_async(_process_task, (shipped, task), callback=arrived.put, error_callback=arrived.put)
+        try:
+            while outstanding:
+                collect()
+        except KeyboardInterrupt:
+            # Let the tasks stop at their next input and delete what they wrote; a second interrupt terminates.
+            cancel.set()
+            while outstanding:
+                collect()
+            raise
+        if failure is not None:
+            raise failure
         pool.close()
     finally:
         pool.terminate()
         pool.join()
-
-
-def _process_task(job: Work, task: Task) -> TaskResult:
-    result = job(task)
-    result.where = str(os.getpid())
-    return result
 
 
 def _ray_module() -> Any:
@@ -147,7 +181,6 @@ def _ray(job: Work, tasks: list[Task], num_workers: int, progress: Progress, don
     remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
     shipped = ray.put(_by_value(job.shipped()))
     pending = [remote.remote(shipped, task) for task in tasks]
-    refs = list(pending)
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -157,9 +190,15 @@ def _ray(job: Work, tasks: list[Task], num_workers: int, progress: Progress, don
             if result.error is not None:
                 return
     finally:
-        for ref in refs:
-            if ref in pending:
-                ray.cancel(ref)
+        # Cancelled tasks delete what they wrote; the results of those that finished meanwhile are collected,
+        # so that the caller deletes their chunks too.
+        for ref in pending:
+            ray.cancel(ref)
+        for ref in pending:
+            try:
+                done.append(ray.get(ref))
+            except (ray.exceptions.TaskCancelledError, ray.exceptions.RayTaskError):
+                pass
 
 
 def _ray_task(job_bytes: bytes, task: Task) -> TaskResult:

@@ -98,6 +98,8 @@ class TaskResult:
     metas: dict[str, TensorMeta] = field(default_factory=dict)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     error: TransformError | None = None
+    #: Stopped before the end because another task failed (it deleted what it wrote).
+    cancelled: bool = False
     #: Where the task ran: the process id, or the Ray node id.
     where: str = ""
 
