@@ -24,15 +24,17 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def loopback_ray_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Ray binds to loopback only; workers import the tests' transforms from the repository.
+    # Nodes bind to 127.0.0.1 and need no token there; workers import the tests' transforms from the repository.
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
 @pytest.fixture
 def local_ray(loopback_ray_env: None) -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    # address="local": a new runtime even if a cluster started by `ray start` runs on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
         yield
     finally:
@@ -48,9 +50,10 @@ def test_local_ray_runtime(local_ray: None, tmp_path: Path) -> None:
     check_fan_out(hub.load(str(tmp_path / "ray"), read_only=True), range(30))
 
     before, chunks = stored(ds), set(ds.storage.list("chunks/"))
-    with pytest.raises(TransformError, match="input 40") as info:
+    with pytest.raises(TransformError, match="input 10") as info:  # the position in data_in
         tf.fan_out(fail_at=40).eval(range(30, 50), ds, num_workers=2, scheduler="ray", progressbar=False)
-    assert info.value.index == 40 and isinstance(info.value.original, ValueError)
+    assert info.value.index == 10 and isinstance(info.value.original, ValueError)
+    assert "bad input 40" in str(info.value) and "Traceback in the worker" in str(info.value)
     assert stored(ds) == before
     assert set(ds.storage.list("chunks/")) == chunks
 
@@ -74,13 +77,16 @@ def _ray_node(*args: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def two_node_cluster(loopback_ray_env: None) -> Iterator[str]:
+def two_node_cluster(loopback_ray_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # With 0, this Ray refuses a second node ("multi-node clusters are not supported"); the nodes still bind
+    # to 127.0.0.1 only, through --node-ip-address.
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
     port = _free_port()
     address = f"127.0.0.1:{port}"
     head = _ray_node("--head", f"--port={port}", "--include-dashboard=false")
     nodes = [head]
     try:
-        ray.init(address=address, log_to_driver=False)  # retries until the head is up
+        ray.init(address=address, _node_ip_address="127.0.0.1", log_to_driver=False)  # waits for the head
         nodes.append(_ray_node(f"--address={address}"))
         deadline = time.monotonic() + 120
         while len([n for n in ray.nodes() if n["Alive"]]) < 2:

@@ -215,8 +215,9 @@ def _by_value(job: Work) -> bytes:
 
     from hub.compute._function import pickle_by_value
 
+    dumps: Any = cloudpickle.dumps  # untyped
     with pickle_by_value():
-        data: bytes = cloudpickle.dumps(job)  # type: ignore[no-untyped-call]
+        data: bytes = dumps(job)
     return data
 
 
