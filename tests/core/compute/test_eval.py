@@ -205,6 +205,20 @@ def test_a_killed_run_leaves_the_previous_flushed_state(tmp_path: Path) -> None:
     assert stored(hub.load(path, read_only=True)) == before
 
 
+def test_a_dead_worker_process_is_an_error_and_changes_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "ds")
+    ds = tf.make_output(path)
+    tf.fan_out().eval(range(6), ds, progressbar=False)
+    before = stored(ds)
+    with pytest.raises(TransformError, match="worker process died"):
+        tf.crash_at(at=25).eval(range(N), ds, num_workers=2, scheduler="processed", progressbar=False)
+    assert stored(ds) == before
+    assert stored(hub.load(path, read_only=True)) == before
+    tf.fan_out().eval([], ds, num_workers=2, scheduler="processed", progressbar=False)
+    tf.fan_out().eval(range(6, 9), ds, num_workers=2, scheduler="processed", progressbar=False)
+    check_fan_out(ds, range(9))
+
+
 def test_pickling_problems_are_clear_errors(tmp_path: Path) -> None:
     ds = tf.make_output(str(tmp_path / "ds"))
 

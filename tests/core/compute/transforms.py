@@ -104,6 +104,9 @@ def label_in(sample_in: Any, allowed: list[int]) -> bool:
     return int(sample_in.labels.numpy()[0]) in allowed
 
 
-def kill_self_at(i: int) -> None:
-    """Stands in for a crash: the process dies with SIGKILL, running no cleanup."""
-    os.kill(os.getpid(), signal.SIGKILL)
+@hub.compute
+def crash_at(i: Any, samples_out: Any, at: int) -> None:
+    """Appends like ``fan_out``; at input ``at`` the worker process dies (as if out of memory), cleaning nothing."""
+    if int(i) == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    fan_out.func(i, samples_out)

@@ -7,18 +7,16 @@ caller can clean up after a failure or an interrupt) and stops early at the firs
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pickle
-import queue
 import signal
-import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from hub.compute._worker import Task, TaskResult
-from hub.errors import MissingDependencyError, SchedulerError, TransformPickleError
+from hub.errors import MissingDependencyError, SchedulerError, TransformError, TransformPickleError
 
 __all__ = ["SCHEDULERS", "run_tasks", "check_picklable"]
 
@@ -49,7 +47,8 @@ def run_tasks(
     runner = {"serial": _serial, "threaded": _threaded, "processed": _processed, "ray": _ray}.get(scheduler)
     if runner is None:
         raise SchedulerError(f"Unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
-    runner(job, tasks, num_workers, progress, done)
+    if tasks:
+        runner(job, tasks, num_workers, progress, done)
 
 
 def _serial(job: Work, tasks: list[Task], num_workers: int, progress: Progress, done: list[TaskResult]) -> None:
@@ -93,14 +92,12 @@ def _threaded(job: Work, tasks: list[Task], num_workers: int, progress: Progress
             raise error
 
 
-_CANCEL: Any = None  # in a pool worker: the event the parent sets to stop every task early
+_CANCEL: Any = None  # in a worker process: the event the parent sets to stop every task early
 
 
 def _init_worker(cancel: Any) -> None:
-    """In a pool worker: SIGTERM (``Pool.terminate``) exits through SystemExit, so a task deletes what it wrote."""
     global _CANCEL
     _CANCEL = cancel
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
 
 
@@ -110,13 +107,10 @@ def _process_task(job: Work, task: Task) -> TaskResult:
             raise _Cancelled
 
     try:
-        if _CANCEL.is_set():
-            raise _Cancelled
-        result = job(task, tick)
+        tick(0)
+        return job(task, tick)
     except _Cancelled:  # it deleted what it wrote
         return TaskResult(task.number, 0, cancelled=True)
-    result.where = str(os.getpid())
-    return result
 
 
 def _processed(job: Work, tasks: list[Task], num_workers: int, progress: Progress, done: list[TaskResult]) -> None:
@@ -124,43 +118,41 @@ def _processed(job: Work, tasks: list[Task], num_workers: int, progress: Progres
     # copy mid-lock; not forkserver: its workers would see the environment of its first use, not today's.
     context = multiprocessing.get_context("spawn")
     cancel = context.Event()
-    arrived: queue.Queue[TaskResult | BaseException] = queue.Queue()
     shipped = job.shipped()
-    pool = context.Pool(min(num_workers, len(tasks)), initializer=_init_worker, initargs=(cancel,))
-    outstanding = len(tasks)
     failure: BaseException | None = None
-
-    def collect() -> None:
-        nonlocal outstanding, failure
-        item = arrived.get()
-        outstanding -= 1
-        if isinstance(item, BaseException):
-            failure = failure or item
-            cancel.set()
-        elif not item.cancelled:
-            done.append(item)
-            progress(item.count)
-            if item.error is not None:
+    with ProcessPoolExecutor(
+        min(num_workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(cancel,)
+    ) as pool:
+        futures = [pool.submit(_process_task, shipped, task) for task in tasks]
+        pending = set(futures)
+        while pending:
+            try:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt as e:
+                # The tasks stop at their next input and delete what they wrote; results that arrive are kept.
+                failure = failure or e
                 cancel.set()
-
-    try:
-        for task in tasks:
-            pool.apply_async(_process_task, (shipped, task), callback=arrived.put, error_callback=arrived.put)
-        try:
-            while outstanding:
-                collect()
-        except KeyboardInterrupt:
-            # Let the tasks stop at their next input and delete what they wrote; a second interrupt terminates.
-            cancel.set()
-            while outstanding:
-                collect()
-            raise
-        if failure is not None:
-            raise failure
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+                continue
+            for f in finished:
+                error = f.exception()
+                if isinstance(error, BrokenProcessPool):
+                    error = TransformError(
+                        "A transform worker process died (killed, or out of memory?) before its task ended; "
+                        "the output dataset is unchanged.",
+                        original=error,
+                    )
+                if error is not None:  # or the result could not be sent back
+                    failure = failure or error
+                    cancel.set()
+                    continue
+                result = f.result()
+                if not result.cancelled:
+                    done.append(result)
+                    progress(result.count)
+                if result.error is not None:
+                    cancel.set()
+    if failure is not None:
+        raise failure
 
 
 def _ray_module() -> Any:
@@ -177,7 +169,7 @@ def _ray(job: Work, tasks: list[Task], num_workers: int, progress: Progress, don
     ray = _ray_module()
     if not ray.is_initialized():
         # Joins the cluster RAY_ADDRESS names, if any; else starts a local Ray on this machine.
-        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.init(include_dashboard=False)
     remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
     shipped = ray.put(_by_value(job.shipped()))
     pending = [remote.remote(shipped, task) for task in tasks]
@@ -202,10 +194,7 @@ def _ray(job: Work, tasks: list[Task], num_workers: int, progress: Progress, don
 
 
 def _ray_task(job_bytes: bytes, task: Task) -> TaskResult:
-    import ray
-
     result: TaskResult = pickle.loads(job_bytes)(task)
-    result.where = ray.get_runtime_context().get_node_id()
     return result
 
 

@@ -54,14 +54,7 @@ class Job:
         return run_task(self, task, progress)
 
     def shipped(self) -> Job:
-        return self.without_storage()
-
-    def names(self) -> frozenset[str]:
-        cut = len(self.group) + 1 if self.group else 0
-        return frozenset(k[cut:] for k in self.metas)
-
-    def without_storage(self) -> Job:
-        """This job as shipped to another process, which opens the storage itself."""
+        """This job as sent to another process, which opens the storage itself."""
         return Job(
             self.pipeline,
             self.url,
@@ -75,6 +68,10 @@ class Job:
             None,
             True,
         )
+
+    def names(self) -> frozenset[str]:
+        cut = len(self.group) + 1 if self.group else 0
+        return frozenset(k[cut:] for k in self.metas)
 
 
 @dataclass
@@ -100,8 +97,6 @@ class TaskResult:
     error: TransformError | None = None
     #: Stopped before the end because another task failed (it deleted what it wrote).
     cancelled: bool = False
-    #: Where the task ran: the process id, or the Ray node id.
-    where: str = ""
 
 
 def _picklable(error: BaseException) -> BaseException:
