@@ -1,6 +1,7 @@
 """One timed transform run of one system, started by ``benchmarks/transform.py`` in that system's interpreter.
 
-Usage: ``python _transform_runner.py SYSTEM PATHS.txt OUT WORKERS``; prints ``{"seconds", "count", "checksum"}``.
+Usage: ``python _transform_runner.py SYSTEM PATHS.txt OUT WORKERS``; prints ``{"seconds", "cpu_seconds", "count",
+"checksum"}``; CPU seconds count this process and its reaped worker processes.
 Every system reads the JPEG files named in PATHS.txt, resizes each to 128 x 128 and encodes it as JPEG again:
 ``hub-*`` systems with ``@hub.compute`` into a dataset (any hub version with the Hub 2.x API), ``pool`` with a
 plain ``multiprocessing.Pool`` that writes one file per image. Only the run is timed, not imports or setup.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import shutil
 import sys
 import time
@@ -84,8 +86,13 @@ def main() -> None:
         seconds = time.perf_counter() - start
     else:
         seconds, count, checksum = run_hub(paths, out, workers)
+    cpu = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
     shutil.rmtree(out, ignore_errors=True)
-    print(json.dumps({"seconds": seconds, "count": count, "checksum": checksum, "network": attempts}))
+    result = {"seconds": seconds, "cpu_seconds": cpu, "count": count, "checksum": checksum, "network": attempts}
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
