@@ -5,13 +5,13 @@ from __future__ import annotations
 from hub import errors, storage
 from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, rename
 from hub.compression import COMPRESSIONS as compressions
-from hub.compute import compose, compute
 from hub.core.dataset import Dataset
 from hub.core.htypes import HTYPES
 from hub.core.samples import read
 from hub.core.tensor import Tensor
 from hub.errors import HubError
 from hub.integrations import load_integration
+from hub.transform import compose, compute
 
 __version__ = "0.1.0"
 

@@ -43,7 +43,6 @@ __all__ = [
     "TransformError",
     "TransformPickleError",
     "SchedulerError",
-    "SkippedSamplesWarning",
 ]
 
 
@@ -211,7 +210,3 @@ class TransformPickleError(HubError, TypeError):
 
 class SchedulerError(HubError, ValueError):
     """An unknown scheduler, or one that can't reach the dataset's storage."""
-
-
-class SkippedSamplesWarning(UserWarning):
-    """``eval(..., ignore_errors=True)`` skipped inputs whose transform failed."""

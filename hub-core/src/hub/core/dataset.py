@@ -694,7 +694,7 @@ class Dataset:
         transform scheduler. ``save_result=True`` also writes the kept samples to a new dataset
         at ``result_path`` (``result_ds_args`` go to :func:`hub.like`).
         """
-        from hub.compute._filter import filter_dataset
+        from hub.transform._filter import filter_dataset
 
         return filter_dataset(
             self, function, num_workers, scheduler, progressbar, save_result, result_path, result_ds_args

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 import hub
 from hub.errors import (
     SchedulerError,
-    SkippedSamplesWarning,
     TensorNotFoundError,
     TransformError,
     TransformPickleError,
 )
-from tests.core.compute import transforms as tf
+from hub.transform import SkippedSamplesWarning
+from tests.core.transform import transforms as tf
 
 N = 40
 
@@ -184,7 +184,8 @@ def test_an_interrupt_leaves_the_output_as_it_was(tmp_path: Path) -> None:
 
 KILLED_RUN = """
 import sys
-from tests.core.compute import transforms as tf
+from hub.transform import SkippedSamplesWarning
+from tests.core.transform import transforms as tf
 import hub
 ds = hub.load(sys.argv[1])
 tf.slow(seconds=0.2).eval(range(40), ds, num_workers=2, scheduler="processed", progressbar=False)

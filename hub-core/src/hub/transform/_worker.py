@@ -15,7 +15,7 @@ from hub.errors import TensorNotFoundError, TransformError
 from hub.storage import Storage, storage_from_url
 
 if TYPE_CHECKING:
-    from hub.compute._function import Pipeline
+    from hub.transform._function import Pipeline
 
 __all__ = ["Job", "Task", "TaskResult", "run_task", "fresh_meta", "transform_error"]
 

@@ -9,7 +9,7 @@ import pytest
 
 import hub
 from hub.errors import TransformError, TransformPickleError
-from tests.core.compute import transforms as tf
+from tests.core.transform import transforms as tf
 
 
 @pytest.fixture(scope="module")

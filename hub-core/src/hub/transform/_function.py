@@ -10,7 +10,7 @@ import pickle
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from hub.compute._samples_out import SamplesOut, StageSample
+from hub.transform._samples_out import SamplesOut, StageSample
 
 if TYPE_CHECKING:
     from hub.core.dataset import Dataset
@@ -142,7 +142,7 @@ class Pipeline:
         input fails (:class:`~hub.errors.TransformError` names it) or the run is interrupted, nothing.
         ``ignore_errors=True`` skips failing inputs instead and warns how many were skipped.
         """
-        from hub.compute._eval import run_eval
+        from hub.transform._eval import run_eval
 
         run_eval(self, data_in, ds_out, num_workers, scheduler, progressbar, skip_ok, check_lengths, ignore_errors)
 

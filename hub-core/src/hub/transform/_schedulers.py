@@ -15,8 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, ProcessPoolExec
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from hub.compute._worker import Task, TaskResult
 from hub.errors import MissingDependencyError, SchedulerError, TransformError, TransformPickleError
+from hub.transform._worker import Task, TaskResult
 
 __all__ = ["SCHEDULERS", "run_tasks", "check_picklable"]
 
@@ -202,7 +202,7 @@ def _by_value(job: Work) -> bytes:
     """The job pickled with the transform functions' code, for Ray workers that can't import the user's script."""
     from ray import cloudpickle
 
-    from hub.compute._function import pickle_by_value
+    from hub.transform._function import pickle_by_value
 
     dumps: Any = cloudpickle.dumps  # untyped
     with pickle_by_value():

@@ -12,17 +12,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from hub.compute._schedulers import SCHEDULERS, check_picklable, run_tasks
-from hub.compute._worker import Job, Task, TaskResult, fresh_meta
 from hub.core import changes
 from hub.core.meta import TensorMeta, ids_key
-from hub.errors import SchedulerError, SkippedSamplesWarning, TransformError
+from hub.errors import SchedulerError, TransformError
+from hub.transform._schedulers import SCHEDULERS, check_picklable, run_tasks
+from hub.transform._worker import Job, Task, TaskResult, fresh_meta
 
 if TYPE_CHECKING:
-    from hub.compute._function import Pipeline
     from hub.core.dataset import Dataset, _State
+    from hub.transform._function import Pipeline
 
-__all__ = ["run_eval", "split"]
+__all__ = ["run_eval", "split", "SkippedSamplesWarning"]
+
+
+class SkippedSamplesWarning(UserWarning):
+    """``eval(..., ignore_errors=True)`` skipped inputs whose transform failed."""
+
 
 #: Tasks per worker: more than one evens out uneven inputs and moves the progress bar.
 TASKS_PER_WORKER = 4

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from hub.compute._function import ComputeFunction
-from hub.compute._schedulers import SCHEDULERS, check_picklable, run_tasks
-from hub.compute._worker import Task, TaskResult, transform_error
 from hub.errors import SchedulerError, TransformError
+from hub.transform._function import ComputeFunction
+from hub.transform._schedulers import SCHEDULERS, check_picklable, run_tasks
+from hub.transform._worker import Task, TaskResult, transform_error
 
 if TYPE_CHECKING:
     from hub.core.dataset import Dataset
@@ -62,7 +62,7 @@ def filter_dataset(
     result_path: str | None,
     result_ds_args: dict[str, Any] | None,
 ) -> Dataset:
-    from hub.compute._eval import split
+    from hub.transform._eval import split
 
     if not callable(function):
         raise TransformError(

@@ -14,8 +14,8 @@ import pytest
 
 import hub
 from hub.errors import TransformError
-from tests.core.compute import transforms as tf
-from tests.core.compute.test_eval import check_fan_out, stored
+from tests.core.transform import transforms as tf
+from tests.core.transform.test_eval import check_fan_out, stored
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
 
