@@ -303,3 +303,27 @@ def test_what_is_appended_is_read_back_in_input_order(lengths: list[int], worker
     _repeat().eval(list(enumerate(lengths)), ds, num_workers=workers, scheduler=scheduler, progressbar=False)
     got = ds["values"].numpy(aslist=True)
     assert [a.tobytes() for a in got] == [b.tobytes() for b in want]
+
+
+@hub.compute
+def _grouped(i: int, samples_out: Any) -> None:
+    samples_out.g.x.append(i)
+    samples_out["g/y"].append(str(i))
+
+
+def test_groups_and_a_group_as_output() -> None:
+    ds = hub.empty("mem://compute-groups", overwrite=True)
+    ds.create_tensor("g/x", dtype="int64")
+    ds.create_tensor("g/y", htype="text")
+    _grouped().eval(range(5), ds, num_workers=2, progressbar=False)
+    assert ds["g/x"].numpy().ravel().tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(TransformError, match="no tensor 'g'") as info:
+        _grouped().eval(range(2), ds["g"], progressbar=False)  # names are relative to the group
+    assert isinstance(info.value.original, TensorNotFoundError)
+
+    @hub.compute
+    def relative(i: int, samples_out: Any) -> None:
+        samples_out.append({"x": i, "y": "r"})
+
+    relative().eval([7], ds["g"], num_workers=2, progressbar=False)
+    assert ds.g.y.text()[-1] == "r" and int(ds["g/x"].numpy()[-1]) == 7
