@@ -40,6 +40,7 @@ __all__ = [
     "EmptyCommitError",
     "CommitConflictError",
     "MergeConflictError",
+    "LinkedSampleError",
 ]
 
 
@@ -185,3 +186,7 @@ class CommitConflictError(VersionControlError):
 
 class MergeConflictError(VersionControlError):
     """Samples changed on both branches; choose a conflict_resolution."""
+
+
+class LinkedSampleError(HubError, OSError):
+    """A linked sample's file can't be read (missing, unreachable, no credentials) or its link is malformed."""
