@@ -496,7 +496,8 @@ class AacCodec(AudioCodec):
 
 
 class OggCodec(AudioCodec):
-    """Ogg (Vorbis, Opus or FLAC inside); arrays are encoded with Opus, which takes 8, 12, 16, 24 or 48 kHz."""
+    """Ogg (Vorbis, Opus or FLAC inside); arrays are encoded with Opus, which takes 8, 12, 16, 24 or 48 kHz input
+    and always decodes at 48 kHz."""
 
     name = "ogg"
     aliases = ("oga", "opus")

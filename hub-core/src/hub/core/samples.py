@@ -235,7 +235,10 @@ class SampleEncoder:
         arr = np.ascontiguousarray(arr)
         if codec is not None or arr.nbytes <= meta.max_chunk_size:
             data = codec.encode(arr) if codec is not None else arr.tobytes()
-            if len(data) <= meta.max_chunk_size or not arr.ndim or whole_file:
+            if whole_file:
+                # A media encoder may pad or resample (an audio encoder's priming samples): record what decodes.
+                return data, tuple(codec.read_header(data).shape)
+            if len(data) <= meta.max_chunk_size or not arr.ndim:
                 return data, shape
         tile_shape = choose_tile_shape(shape, arr.itemsize, meta.max_chunk_size)
         tiles = [codec.encode(t) if codec is not None else t.tobytes() for t in cut_tiles(arr, tile_shape)]
