@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,6 +99,11 @@ def get_htype(name: str) -> HtypeSpec:
     spec = HTYPES.get(name)
     if spec is not None:
         return spec
+    return _wrapped_htype(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _wrapped_htype(name: str) -> HtypeSpec:
     if isinstance(name, str):
         for wrapper in WRAPPERS:
             if name.startswith(wrapper + "[") and name.endswith("]"):
