@@ -10,7 +10,7 @@ import nox
 nox.options.sessions = ["lint", "tests_core", "tests"]
 nox.options.error_on_missing_interpreters = True
 
-CORE = "./hub-core[gcp]"
+CORE = "./hub-core[gcp,av]"
 TORCH = "./hub-torch"
 TENSORFLOW = "./hub-tensorflow[cpu]"
 # The CPU build of torch; a bare "torch" would pull several GB of CUDA libraries.
@@ -68,5 +68,5 @@ def quickstart(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmarks, side by side with their baselines; ``nox -s bench -- --quick`` for a short run."""
     session.install(CORE, "moto[server]>=5.0.20", "scikit-image")
-    for script in ("storage.py", "format.py", "versioning.py"):
+    for script in ("storage.py", "format.py", "versioning.py", "media.py"):
         session.run("python", f"benchmarks/{script}", *session.posargs)

@@ -653,7 +653,7 @@ SNIFF_EXPECTED = {
     "mp3 with a truncated ID3 tag": "mp3",
     "mp3 frame": "mp3",
     "aac (ADTS)": "aac",
-    "m4a": "mp4",
+    "m4a": "aac",  # by its brand: AAC audio, decoded by the aac codec
     "mov": "mp4",
 }
 

@@ -84,6 +84,12 @@ def test_corrupt_audio_gives_a_clear_error(sounds: dict[str, Path], tmp_path: Pa
         get_codec("mp3").read_header(b"")
 
 
+def test_m4a_files_are_aac(sounds: dict[str, Path]) -> None:
+    sample = hub.read(sounds["m4a"], verify=True)
+    assert sample.compression == "aac"
+    assert sample.shape == decode_audio(sounds["m4a"].read_bytes())[0].shape
+
+
 def test_audio_refuses_video_files(tmp_path: Path) -> None:
     ds = hub.empty(mem_url())
     with pytest.raises(hub.errors.TensorMetaError, match="mp4"):
