@@ -68,6 +68,8 @@ def test_ragged_items_come_back_as_a_list() -> None:
     views = [*_views(1, 3, 8, 8), *_views(1, 4, 10, 6)]
     ds.scenes.append(views)
     assert tuple(ds.scenes[0].shape) == (2, 10, 8, 3)  # the sequence's length, then the largest item
+    assert ds.scenes[0][1].shape == (10, 6, 3) and ds.scenes[0][0, 2:5].shape == (3, 8, 3)
+    assert len(ds.scenes[0]) == 2 and [item.shape for item in ds.scenes[0]] == [(8, 8, 3), (10, 6, 3)]
     value = ds.scenes[0].numpy()
     assert isinstance(value, list)
     for got, want in zip(value, views, strict=True):

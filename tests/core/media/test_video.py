@@ -50,6 +50,7 @@ def test_frame_range_equals_the_same_frames_of_a_full_decode(
     ds.videos.append(hub.read(videos[fmt]))
     full = ds.videos[0].numpy()
     np.testing.assert_array_equal(ds.videos[0, frames].numpy(), full[frames])
+    assert ds.videos[0, frames].shape == full[frames].shape
     np.testing.assert_array_equal(ds.videos[0, 33].numpy(), full[33])
     np.testing.assert_array_equal(ds.videos[0, 20:30, 5:9, :, 1].numpy(), full[20:30, 5:9, :, 1])
 

@@ -86,8 +86,13 @@ class Tensor:
     def _sel(self) -> Selection:
         return self._selection if self._selection is not None else Selection.all(self.meta.length)
 
+    def _is_sequence(self) -> bool:
+        return get_htype(self.meta.htype).wrapper == "sequence"
+
     def __len__(self) -> int:
         if self._selection is not None and self._selection.scalar:
+            if self._is_sequence() and not self._subscript:
+                return int(self.shape[0] or 0)  # a sequence's length: its number of items
             raise TypeError("A single sample has no len(); use .shape.")
         return len(self._sel())
 
@@ -101,11 +106,28 @@ class Tensor:
         """The view's shape; ``None`` for a dimension whose size differs between samples."""
         sel = self._sel()
         if sel.scalar:
-            return tuple(int(d) for d in self._engine.shapes(sel.array())[0])
+            shape = tuple(int(d) for d in self._engine.shapes(sel.array())[0])
+            return self._subscripted(shape) if self._subscript else shape
         lo, hi = self.meta.min_shape, self.meta.max_shape
         if lo is None or hi is None:
             return (len(sel),)
         return (len(sel), *(a if a == b else None for a, b in zip(lo, hi, strict=True)))
+
+    def _subscripted(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of ``sample[subscript]``: from the recorded shape, or for one item of a sequence from the
+        item shapes its record lists (items may differ); nothing is decoded."""
+        subscript = self._subscript
+        if self._is_sequence() and isinstance(subscript[0], (int, np.integer)):
+            from hub.core.sequences import unpack_sequence
+
+            data, _ = self._engine.read(self._sel().array())[0]
+            items = unpack_sequence(data)
+            if not -len(items) <= int(subscript[0]) < len(items):
+                raise DatasetIndexError(f"Item {int(subscript[0])} is out of range for a sequence of {len(items)}.")
+            shape, subscript = items[int(subscript[0])][1], subscript[1:]
+        # Indexing a zero-strided view gives numpy's result shape without touching memory.
+        view = np.broadcast_to(np.zeros((), np.uint8), shape)
+        return tuple(int(d) for d in view[subscript].shape)
 
     def shapes(self) -> np.ndarray:
         """Every selected sample's shape, an int array (n, ndim), read from chunk headers only."""
