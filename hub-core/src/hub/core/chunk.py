@@ -166,6 +166,18 @@ class ChunkBuilder:
             self.byte_runs.append([count, offset, size])
         self.num_samples += count
 
+    def add_range(self, header: ChunkHeader, body: bytes | memoryview, start: int, stop: int) -> None:
+        """Append samples [start, stop) of another chunk, one :meth:`add` per run rather than per sample."""
+        while start < stop:
+            srun = int(np.searchsorted(header._shape_ends, start, side="right"))
+            brun = int(np.searchsorted(header._byte_ends, start, side="right"))
+            end = min(stop, int(header._shape_ends[srun]), int(header._byte_ends[brun]))
+            count, first, size = (int(v) for v in header.byte_runs[brun])
+            begin = first + (start - (int(header._byte_ends[brun]) - count)) * size
+            shape = tuple(int(d) for d in header.shape_runs[srun, 1:])
+            self.add(body[begin : begin + (end - start) * size], shape, end - start)
+            start = end
+
     def truncate(self, num_samples: int) -> None:
         """Keep only the first ``num_samples`` samples."""
         if num_samples >= self.num_samples:

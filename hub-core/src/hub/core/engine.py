@@ -367,13 +367,10 @@ class TensorEngine:
         count = index.num_samples - index.start_of(pos) if pos == len(index) - 1 else None
         n = header.num_samples if count is None else min(count, header.num_samples)
         builder = ChunkBuilder(header.ndim if self.meta.ndim is None else self.meta.ndim)
-        for j in range(n):
-            if j == local:
-                if replacement is not None:
-                    builder.add(replacement[0], replacement[1])
-                continue
-            start, end = header.byte_span(j)
-            builder.add(body[start:end], header.shape(j))
+        builder.add_range(header, body, 0, min(local, n))
+        if replacement is not None and local < n:
+            builder.add(replacement[0], replacement[1])
+        builder.add_range(header, body, local + 1, n)
         new_id = secrets.randbits(64)
         was_tail = cid == self._tail_id
         self._discard(self._key(cid), index.start_of(pos))
