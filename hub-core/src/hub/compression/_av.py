@@ -151,7 +151,8 @@ class VideoCodec(MediaCodec):
         pts: list[int] = []
         keys: list[int] = []
         for packet in container.demux(stream):
-            if packet.pts is None or packet.size == 0:
+            # Flush packets carry nothing; discarded ones (cut by an edit list) give no frame.
+            if packet.pts is None or packet.size == 0 or packet.is_discard:
                 continue
             pts.append(packet.pts)
             if packet.is_keyframe:
@@ -195,6 +196,7 @@ class VideoCodec(MediaCodec):
             ctx = stream.codec_context
             if not wanted:
                 return DecodedFrames(np.zeros((0, ctx.height, ctx.width, 3), _UINT8), np.zeros(0), 0)
+            base = float(stream.time_base)
             targets = sorted({pts[i] for i in wanted})
             want = set(targets)
             got: dict[int, np.ndarray[Any, Any]] = {}
@@ -206,7 +208,9 @@ class VideoCodec(MediaCodec):
                     continue
                 key = keys[max(0, bisect.bisect_right(keys, target) - 1)] if keys else pts[0]
                 if position is None or key > position:
-                    container.seek(key, stream=stream, backward=True, any_frame=False)
+                    if not _seek(container, stream, key):
+                        full = self.decode(data)
+                        return DecodedFrames(full[wanted], np.asarray([pts[i] for i in wanted]) * base, len(full))
                     stream_frames = container.decode(stream)
                 for frame in stream_frames:
                     decoded += 1
@@ -220,7 +224,6 @@ class VideoCodec(MediaCodec):
                 if target not in got:
                     raise CorruptSampleError(f"{self.name}: the frame at timestamp {target} could not be decoded.")
             out = np.stack([got[pts[i]] for i in wanted])
-            base = float(stream.time_base)
             return DecodedFrames(out, np.asarray([pts[i] * base for i in wanted]), decoded)
 
     def decode_subscript(
@@ -264,6 +267,15 @@ class VideoCodec(MediaCodec):
                 "timebase": float(stream.time_base),
                 "keyframes": len(keys),
             }
+
+
+def _seek(container: Any, stream: Any, pts: int) -> bool:
+    """Seek ``stream`` to the keyframe at or before ``pts``; False if the demuxer can't (tiny files, no index)."""
+    try:
+        container.seek(pts, stream=stream, backward=True, any_frame=False)
+    except _av().FFmpegError:
+        return False
+    return True
 
 
 def _positions(item: Any, count: int) -> list[int]:
@@ -369,8 +381,8 @@ class AudioCodec(MediaCodec):
             rate = stream.codec_context.sample_rate
             base = stream.time_base
             seek = self.exact_seek and start > 0 and bool(base)
-            if seek:
-                container.seek(int(Fraction(start, rate) / base), stream=stream, backward=True, any_frame=False)
+            if seek and not _seek(container, stream, int(Fraction(start, rate) / base)):
+                return self.decode(data)[start:stop]
             pieces: list[np.ndarray[Any, Any]] = []
             position = None if seek else 0  # index of the next decoded sample
             for frame in container.decode(stream):
