@@ -16,7 +16,9 @@ from PIL import Image
 
 import hub
 from hub.errors import LinkedSampleError, SampleDtypeError, TensorMetaError
+from hub.storage import storage_from_url
 from tests.core.media._make import decode_video, mem_url, moving_frames, write_video
+from tests.core.servers_gcs import GCSBucketUrl
 from tests.core.servers_s3 import S3BucketUrl
 
 
@@ -141,6 +143,18 @@ def test_s3_links_use_populated_credentials(
         reopened.populate_creds("other", creds)
     with pytest.raises(LinkedSampleError, match=r"nothing\.png"):
         reopened.images.append(hub.link(f"s3://{bucket}/raw/nothing.png", creds_key="lake"))
+
+
+def test_gcs_links(pictures: list[Path], gcs_bucket_url: GCSBucketUrl) -> None:
+    bucket = storage_from_url(gcs_bucket_url.url, creds=gcs_bucket_url.creds)
+    bucket.set("raw/p1.png", pictures[1].read_bytes())
+    ds = hub.empty(mem_url())
+    ds.create_tensor("images", htype="link[image]")
+    ds.images.append(hub.link(f"{gcs_bucket_url.url}/raw/p1.png"))
+    np.testing.assert_array_equal(ds.images[0].numpy(), _image(1, 21, 30))
+    bucket.delete("raw/p1.png")
+    with pytest.raises(LinkedSampleError, match=r"sample 0.*raw/p1\.png"):
+        ds.images[0].numpy()
 
 
 def test_linked_videos_decode_frame_ranges(tmp_path: Path) -> None:
