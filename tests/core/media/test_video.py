@@ -53,6 +53,10 @@ def test_frame_range_equals_the_same_frames_of_a_full_decode(
     assert ds.videos[0, frames].shape == full[frames].shape
     np.testing.assert_array_equal(ds.videos[0, 33].numpy(), full[33])
     np.testing.assert_array_equal(ds.videos[0, 20:30, 5:9, :, 1].numpy(), full[20:30, 5:9, :, 1])
+    with pytest.raises(DatasetIndexError, match="60 frames"):
+        ds.videos[0, 60].numpy()
+    with pytest.raises(DatasetIndexError, match="60 frames"):
+        ds.videos[0, [3, 70]].numpy()
 
 
 @pytest.mark.parametrize("fmt", list(VIDEO_FORMATS))

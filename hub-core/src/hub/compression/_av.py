@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hub.compression._base import BytesLike, Codec, Kind, SampleHeader, Shape, corrupt_sample_errors
-from hub.errors import CorruptSampleError, MissingDependencyError, SampleCompressionError
+from hub.errors import CorruptSampleError, DatasetIndexError, MissingDependencyError, SampleCompressionError
 
 __all__ = [
     "MediaCodec",
@@ -192,7 +192,7 @@ class VideoCodec(MediaCodec):
             pts, keys = self._packets(container, stream)
             bad = [i for i in wanted if not 0 <= i < len(pts)]
             if bad:
-                raise IndexError(f"Frame {bad[0]} is out of range for a video of {len(pts)} frames.")
+                raise DatasetIndexError(f"Frame {bad[0]} is out of range for a video of {len(pts)} frames.")
             ctx = stream.codec_context
             if not wanted:
                 return DecodedFrames(np.zeros((0, ctx.height, ctx.width, 3), _UINT8), np.zeros(0), 0)
@@ -283,11 +283,14 @@ def _positions(item: Any, count: int) -> list[int]:
     if isinstance(item, (int, np.integer)):
         i = int(item)
         if not -count <= i < count:
-            raise IndexError(f"Index {i} is out of range for {count} items.")
+            raise DatasetIndexError(f"Frame {i} is out of range for a video of {count} frames.")
         return [i % count]
     if isinstance(item, slice):
         return list(range(count)[item])
-    picks = np.arange(count)[np.asarray(item)]
+    try:
+        picks = np.arange(count)[np.asarray(item)]
+    except IndexError as e:
+        raise DatasetIndexError(f"Can't pick frames {item!r} of a video of {count} frames: {e}") from None
     return [int(i) for i in np.atleast_1d(picks)]
 
 

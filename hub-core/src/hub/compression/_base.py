@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from hub.errors import CorruptSampleError, SampleCompressionError
+from hub.errors import CorruptSampleError, DatasetIndexError, SampleCompressionError
 
 __all__ = ["BytesLike", "ByteCodec", "Codec", "Kind", "SampleHeader", "Shape", "conform", "corrupt_sample_errors"]
 
@@ -34,7 +34,7 @@ def corrupt_sample_errors(codec: str, action: str = "decode") -> Iterator[None]:
     """Turn any error a decoder raises on bad bytes into a :class:`CorruptSampleError` naming ``codec``."""
     try:
         yield
-    except CorruptSampleError:
+    except (CorruptSampleError, DatasetIndexError):
         raise
     # Decoders of untrusted bytes (Pillow's plugins above all) raise many kinds of error on bad input;
     # the caller needs one, and the original stays chained as the cause.
