@@ -8,6 +8,7 @@ a *creds key*: the dataset stores the key's name, the credentials themselves are
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -50,8 +51,14 @@ def link_record(sample: LinkedSample) -> bytes:
 
 def parse_link_record(data: bytes | memoryview) -> tuple[str, str | None]:
     """``(url, creds_key)`` of a stored link record."""
+    return _parse(bytes(data))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(data: bytes) -> tuple[str, str | None]:
+    # Cached: a loader reads the same records every epoch, and JSON parsing costs as much as a file open.
     try:
-        doc = json.loads(bytes(data))
+        doc = json.loads(data)
         return str(doc["url"]), doc.get("creds_key")
     except (ValueError, KeyError, TypeError) as e:
         raise LinkedSampleError(f"A stored link record is malformed ({e}); the dataset may be damaged.") from None
