@@ -109,8 +109,11 @@ class TensorEngine:
     def _key(self, cid: int) -> str:
         return chunk_key(self.meta.id, cid)
 
-    def _put(self, key: str, data: bytes) -> None:
-        self.storage.set(key, data)
+    def _put(self, key: str, data: bytes | ChunkBuilder) -> None:
+        if isinstance(data, ChunkBuilder):  # written as header + body, without joining them
+            self.storage.set_parts(key, data.parts(lz4=self.meta.chunk_compression == "lz4"))
+        else:
+            self.storage.set(key, data)
         self._written.add(key)
 
     def _discard(self, key: str, first_sample: int) -> None:
@@ -172,10 +175,8 @@ class TensorEngine:
 
     def _write_single(self, data: bytes | memoryview, shape: tuple[int, ...]) -> int:
         """Write a chunk holding one sample (a tile, or a sample with an index entry to itself); return its id."""
-        builder = ChunkBuilder(len(shape))
-        builder.add(data, shape)
         cid = secrets.randbits(64)
-        self._put(self._key(cid), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+        self._put(self._key(cid), ChunkBuilder.borrowing(memoryview(data).cast("B"), shape, 1))
         return cid
 
     def _append_tiled(self, sample: TiledSample) -> None:
@@ -221,7 +222,17 @@ class TensorEngine:
             tail = self._writable_tail(size)
             room = self.meta.max_chunk_size - tail.nbytes
             n = count if size == 0 else max(1, min(count, room // size))
-            self._add_to_tail(view[: n * size], shape, n)
+            if tail.num_samples == 0 and n < count and not self._tail_in_index:
+                # A whole chunk of the batch: written straight from the caller's buffer, not copied into the tail.
+                assert self._tail_id is not None
+                self._put(self._key(self._tail_id), ChunkBuilder.borrowing(view[: n * size], shape, n))
+                self.index.append(self._tail_id, n)
+                self.meta.length += n
+                self._dirty = True
+                self._drop_tail()
+                self._open_tail(size, reopen_last=False)  # the chunk just written is full: don't read it back
+            else:
+                self._add_to_tail(view[: n * size], shape, n)
             view = view[n * size :]
             count -= n
         self.meta.update_shape_bounds([shape])
@@ -281,8 +292,7 @@ class TensorEngine:
 
     def _write_tail(self) -> None:
         if self._tail is not None and self._tail_id is not None and self._tail_dirty:
-            data = self._tail.tobytes(lz4=self.meta.chunk_compression == "lz4")
-            self._put(self._key(self._tail_id), data)
+            self._put(self._key(self._tail_id), self._tail)
             self._chunks.drop(self._tail_id)
             self._headers.pop(self._tail_id, None)
             self._tail_dirty = False
@@ -387,7 +397,7 @@ class TensorEngine:
         if was_tail:
             self._tail, self._tail_id, self._tail_dirty, self._tail_bytes = builder, new_id, True, None
         else:
-            self._put(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+            self._put(self._key(new_id), builder)
         self._dirty = True
 
     # ---------------------------------------------------------------- reading

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -138,18 +138,34 @@ class Storage(ABC):
         self._check_writable()
         self._set(check_key(key), bytes(data) if not isinstance(data, bytes) else data)
 
+    def set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
+        """:meth:`set` of the concatenation of ``parts`` (a header and a large body, say).
+
+        Providers that can write the parts one after another do so without joining them first;
+        the parts must not change until the call returns.
+        """
+        self._check_writable()
+        self._set_parts(check_key(key), parts)
+
     def set_if_absent(self, key: str, data: BytesLike) -> bool:
         """Store ``data`` only if ``key`` is absent; True if this call created it. Atomic."""
         return self.compare_and_swap(key, data, None) is not None
 
-    def compare_and_swap(self, key: str, data: BytesLike, expected: Token | None) -> Token | None:
+    def compare_and_swap(
+        self, key: str, data: BytesLike, expected: Token | None, *, durable: bool = True
+    ) -> Token | None:
         """Replace the value only if its token is still ``expected`` (``None``: only if absent).
 
         Returns the new token, or ``None`` when the precondition did not hold. Atomic on
         every provider: of many concurrent swaps from one token, exactly one succeeds.
+        ``durable=False`` lets a provider skip flushing to stable media (a local disk's fsync):
+        the swap stays atomic and survives a process crash, but may be lost or read back
+        empty after a power failure. For short-lived documents such as lease locks.
         """
         self._check_writable()
-        return self._compare_and_swap(check_key(key), bytes(data), expected)
+        if durable:
+            return self._compare_and_swap(check_key(key), bytes(data), expected)
+        return self._compare_and_swap_volatile(check_key(key), bytes(data), expected)
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing an absent key is not an error."""
@@ -226,3 +242,11 @@ class Storage(ABC):
 
     @abstractmethod
     def _delete(self, key: str) -> None: ...
+
+    def _set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
+        """:meth:`set_parts`; providers that write parts without joining them override this."""
+        self._set(key, b"".join(parts))
+
+    def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        """``compare_and_swap(durable=False)``; providers with a cheaper non-durable write override this."""
+        return self._compare_and_swap(key, data, expected)

@@ -6,12 +6,12 @@ import contextlib
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from hub.errors import InvalidKeyError, KeyNotFoundError, StorageError
-from hub.storage._base import RESERVED_PREFIX, Storage, Token, check_key
+from hub.storage._base import RESERVED_PREFIX, BytesLike, Storage, Token, check_key
 
 __all__ = ["LocalStorage"]
 
@@ -103,16 +103,21 @@ class LocalStorage(Storage):
                 yield key
 
     # ---------------------------------------------------------------- writing
-    def _write_temp(self, key: str, data: bytes) -> tuple[Path, Path]:
-        """Write ``data`` to a fresh temporary file beside the key's path; return (temp, target)."""
+    def _write_temp(self, key: str, data: bytes | Sequence[BytesLike], durable: bool = True) -> tuple[Path, Path]:
+        """Write ``data`` (or its parts, one after another) to a fresh temporary file beside the key's path.
+
+        Returns (temp, target).
+        """
+        parts = (data,) if isinstance(data, bytes) else data
         target = self._path(key)
         for _ in range(5):  # a concurrent delete may prune the directory we just made
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
                 with open(tmp, "xb") as f:
-                    f.write(data)
-                    if self.fsync:
+                    for part in parts:
+                        f.write(part)
+                    if self.fsync and durable:
                         f.flush()
                         os.fsync(f.fileno())
                 return tmp, target
@@ -135,8 +140,18 @@ class LocalStorage(Storage):
         tmp, target = self._write_temp(key, data)
         self._publish(tmp, target, key)
 
+    def _set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
+        tmp, target = self._write_temp(key, parts)
+        self._publish(tmp, target, key)
+
     def _compare_and_swap(self, key: str, data: bytes, expected: Token | None) -> Token | None:
-        tmp, target = self._write_temp(key, data)
+        return self._swap(key, data, expected, durable=True)
+
+    def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        return self._swap(key, data, expected, durable=False)
+
+    def _swap(self, key: str, data: bytes, expected: Token | None, durable: bool) -> Token | None:
+        tmp, target = self._write_temp(key, data, durable)
         try:
             if expected is None:
                 try:

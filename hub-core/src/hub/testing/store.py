@@ -255,6 +255,16 @@ class StoreTests:
         assert store.compare_and_swap("gone", b"v2", token) is None
         assert not store.exists("gone")
 
+    def test_swap_not_durable_keeps_the_semantics(self, store: Storage) -> None:
+        assert store.compare_and_swap("lease", b"v1", None, durable=False) is not None
+        assert store.compare_and_swap("lease", b"v1b", None, durable=False) is None
+        data, token = store.get_with_token("lease")
+        assert data == b"v1"
+        new = store.compare_and_swap("lease", b"v2", token, durable=False)
+        assert new is not None and store.get_with_token("lease") == (b"v2", new)
+        assert store.compare_and_swap("lease", b"v3", token, durable=False) is None
+        assert store.get("lease") == b"v2"
+
     def test_token_of_missing_key(self, store: Storage) -> None:
         with pytest.raises(KeyNotFoundError):
             store.get_with_token("missing")
