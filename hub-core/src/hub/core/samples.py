@@ -24,6 +24,7 @@ from hub.errors import (
     LinkedSampleError,
     SampleDtypeError,
     SampleShapeError,
+    TensorMetaError,
     UnknownCompressionError,
 )
 
@@ -48,7 +49,9 @@ def codec_for(meta: TensorMeta) -> Any:
     try:
         return type(codec)(**options)
     except (TypeError, ValueError) as e:
-        raise SampleShapeError(f"The tensor's codec options {options} don't fit {codec.name}: {e}") from None
+        raise TensorMetaError(
+            f"The tensor's codec options {options} don't fit {codec.name}: {e}. Fix them in the tensor's info."
+        ) from None
 
 
 class FileSample:

@@ -141,7 +141,7 @@ class Tensor:
     # ------------------------------------------------------------- indexing
     def __getitem__(self, item: Any) -> Tensor:
         sel = self._selection
-        if sel is not None and sel.scalar and not self._subscript and get_htype(self.meta.htype).wrapper == "sequence":
+        if sel is not None and sel.scalar and not self._subscript and self._is_sequence():
             # ds.seq[i][j]: items of one sequence, picked when it is decoded.
             return Tensor(self._state, self.key, sel, item if isinstance(item, tuple) else (item,))
         if self._subscript:
