@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 import hub
 from hub.compression import get_codec
-from hub.errors import CorruptSampleError
+from hub.errors import CorruptSampleError, MissingDependencyError
 from tests.core.media._make import AUDIO_FORMATS, decode_audio, mem_url, tone, write_audio
 
 RATE = 48000
@@ -94,3 +95,16 @@ def test_audio_refuses_video_files(tmp_path: Path) -> None:
     ds = hub.empty(mem_url())
     with pytest.raises(hub.errors.TensorMetaError, match="mp4"):
         ds.create_tensor("audio", htype="audio", sample_compression="mp4")
+
+
+def test_without_pyav_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch, sounds: dict[str, Path]) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # what an environment without PyAV looks like to an import
+    data = sounds["wav"].read_bytes()
+    with pytest.raises(MissingDependencyError, match=r"pip install 'hub-core\[av\]'") as info:
+        get_codec("wav").decode(data)
+    assert isinstance(info.value, ImportError)
+    ds = hub.empty(mem_url())
+    ds.create_tensor("audio", htype="audio", sample_compression="wav")
+    with pytest.raises(MissingDependencyError):
+        ds.audio.append(hub.read(sounds["wav"]))
+    assert len(ds.audio) == 0
