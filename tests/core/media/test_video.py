@@ -161,3 +161,13 @@ def test_play_gives_a_notebook_player(videos: dict[str, Path]) -> None:
     else:
         player = ds.videos[0].play()
         assert "video/webm" in player._repr_html_()
+
+
+def test_an_unknown_encoder_is_named() -> None:
+    ds = hub.empty(mem_url())
+    ds.create_tensor("videos", htype="video", sample_compression="mp4", encoder="no-such-encoder")
+    with pytest.raises(hub.errors.SampleCompressionError, match="no-such-encoder"):
+        ds.videos.append(moving_frames(2, 8, 8))
+    with pytest.raises(hub.errors.TensorMetaError, match="fps"):
+        ds.create_tensor("slow", htype="video", sample_compression="mp4", fps=-1)
+    assert "slow" not in ds.tensors

@@ -77,12 +77,13 @@ class MediaCodec(Codec):
         with corrupt_sample_errors(self.name, action), av.open(io.BytesIO(data), "r") as container:
             yield container
 
-    def _check_options(self, encoder: str | None) -> str:
+    def _encoder_name(self, encoder: str | None) -> str:
+        """The encoder to use (``encoder`` or the default), checked to exist in this FFmpeg build."""
         av = _av()
         name = encoder or self.default_encoder
         try:
             av.codec.Codec(name, "w")
-        except Exception:
+        except ValueError:
             raise SampleCompressionError(
                 f"{self.name}: FFmpeg has no encoder {name!r} in this PyAV build. Name another, such as "
                 f"{self.default_encoder!r}."
@@ -121,7 +122,7 @@ class VideoCodec(MediaCodec):
                 "crop or pad the frames."
             )
         av = _av()
-        encoder = self._check_options(self.encoder)
+        encoder = self._encoder_name(self.encoder)
         buffer = io.BytesIO()
         try:
             with av.open(buffer, "w", format=self.container) as out:
@@ -321,7 +322,7 @@ class AudioCodec(MediaCodec):
                 f"dtype {arr.dtype}."
             )
         av = _av()
-        encoder = self._check_options(self.encoder)
+        encoder = self._encoder_name(self.encoder)
         samples = np.ascontiguousarray(arr, dtype=np.float32)
         layout = "mono" if samples.shape[1] == 1 else "stereo"
         buffer = io.BytesIO()

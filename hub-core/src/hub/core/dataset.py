@@ -15,7 +15,7 @@ from hub.core.info import Info
 from hub.core.links import LinkResolver
 from hub.core.lock import Lease, acquire, release_on_collect
 from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
-from hub.core.samples import SampleEncoder
+from hub.core.samples import SampleEncoder, codec_for
 from hub.core.selection import Selection
 from hub.core.tensor import Tensor
 from hub.errors import (
@@ -534,6 +534,7 @@ class Dataset:
             info=info,
             hidden=hidden,
         )
+        codec_for(meta)  # refuses codec options (a video's fps, an audio's sample_rate) that can't work, now
         changes.record_created(meta)
         self._add_parent_groups(key)
         self._state.meta.tensors[key] = meta
