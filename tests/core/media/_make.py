@@ -97,3 +97,22 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
         for out in resampler.resample(None):
             pieces.append(out.to_ndarray().reshape(-1, len(stream.layout.channels)))
         return np.concatenate(pieces), stream.rate
+
+
+def write_movie(path: Path, frames: np.ndarray, samples: np.ndarray, fps: int = 25, rate: int = 48000) -> Path:
+    """An mp4 with an H.264 video stream and an AAC audio stream, interleaved as a camera writes them."""
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        audio = out.add_stream("aac", rate=rate, layout="stereo")
+        per_frame = rate // fps
+        for k, frame in enumerate(frames):
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            piece = np.ascontiguousarray(samples[k * per_frame : (k + 1) * per_frame]).reshape(1, -1)
+            if piece.size:
+                sound = av.AudioFrame.from_ndarray(piece, format="flt", layout="stereo")
+                sound.sample_rate = rate
+                out.mux(audio.encode(sound))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+    return path

@@ -11,7 +11,15 @@ import pytest
 import hub
 from hub.compression import VideoCodec, get_codec
 from hub.errors import CorruptSampleError, DatasetIndexError, MissingDependencyError, SampleShapeError
-from tests.core.media._make import VIDEO_FORMATS, decode_video, mem_url, moving_frames, write_video
+from tests.core.media._make import (
+    VIDEO_FORMATS,
+    decode_video,
+    mem_url,
+    moving_frames,
+    tone,
+    write_movie,
+    write_video,
+)
 
 FPS = 25
 GOP = 10
@@ -171,3 +179,18 @@ def test_an_unknown_encoder_is_named() -> None:
     with pytest.raises(hub.errors.TensorMetaError, match="fps"):
         ds.create_tensor("slow", htype="video", sample_compression="mp4", fps=-1)
     assert "slow" not in ds.tensors
+
+
+def test_a_movie_with_sound_feeds_a_video_and_an_audio_tensor(tmp_path: Path) -> None:
+    frames = moving_frames(25)
+    movie = write_movie(tmp_path / "movie.mp4", frames, tone(48000, 48000))
+    ds = hub.empty(mem_url())
+    ds.create_tensor("video", htype="video", sample_compression="mp4")
+    ds.create_tensor("sound", htype="audio", sample_compression="aac")
+    ds.append({"video": hub.read(movie), "sound": hub.read(movie)})  # an mp4 file holds AAC audio as it is
+    assert ds.video[0].tobytes() == ds.sound[0].tobytes() == movie.read_bytes()
+    np.testing.assert_array_equal(ds.video[0].numpy(), decode_video(movie))
+    np.testing.assert_array_equal(ds.video[0, 10:14].numpy(), decode_video(movie)[10:14])
+    sound = ds.sound[0].numpy()
+    assert sound.shape[1] == 2 and abs(len(sound) - 48000) <= 2048  # AAC pads to whole frames
+    assert ds.sound[0].sample_info["sample_rate"] == 48000
