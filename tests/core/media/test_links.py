@@ -175,3 +175,21 @@ def test_links_of_the_wrong_kind_are_refused(pictures: list[Path], tmp_path: Pat
         ds.images.append(hub.link(clip))
     with pytest.raises(TensorMetaError, match="link"):
         ds.create_tensor("bad", htype="link[text]")
+
+
+def test_unverified_links_are_not_read_until_accessed(pictures: list[Path]) -> None:
+    ds = hub.empty(mem_url())
+    ds.create_tensor("images", htype="link[image]", verify=False)  # Hub 2.x's option
+    assert ds.images.info.verify is False
+    missing = pictures[0].parent / "later.png"
+    ds.images.extend([hub.link(pictures[1]), hub.link(missing, creds_key="ENV")])
+    assert ds.images[0].shape == (0, 0, 0)  # unknown until read
+    np.testing.assert_array_equal(ds.images[0].numpy(), _image(1, 21, 30))
+    with pytest.raises(LinkedSampleError, match=r"sample 1.*later\.png"):
+        ds.images[1].numpy()
+    missing.write_bytes(pictures[2].read_bytes())
+    np.testing.assert_array_equal(ds.images[1].numpy(), _image(2, 22, 30))
+    verified = hub.empty(mem_url())
+    verified.create_tensor("images", htype="link[image]", verify=True)
+    with pytest.raises(LinkedSampleError):
+        verified.images.append(hub.link(pictures[0].parent / "absent.png"))

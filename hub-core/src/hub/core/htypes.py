@@ -88,8 +88,17 @@ def _wrapped(wrapper: str, inner: HtypeSpec, name: str) -> HtypeSpec:
             f"not {inner.name!r}."
         )
     if wrapper == "link":
-        # A link needs no compression of its own: the linked file's format is read from its header.
-        return replace(inner, name=name, compression_required=False, wrapper="link", inner=inner.name)
+        # A link needs no compression of its own: the linked file's format is read from its header. verify=False
+        # (Hub 2.x's create_tensor option) stores links without reading them, so their shapes stay unknown.
+        return replace(
+            inner,
+            name=name,
+            compression_required=False,
+            info={**inner.info, "verify": True},
+            kwargs=(*inner.kwargs, "verify"),
+            wrapper="link",
+            inner=inner.name,
+        )
     ndims = tuple(n + 1 for n in inner.ndims) if inner.ndims is not None else None
     return replace(inner, name=name, ndims=ndims, wrapper="sequence", inner=inner.name)
 

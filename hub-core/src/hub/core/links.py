@@ -22,6 +22,8 @@ from hub.errors import HubError, LinkedSampleError
 __all__ = ["LinkedSample", "link", "LinkResolver", "link_record", "parse_link_record"]
 
 _REMOTE_SCHEMES = ("s3", "gcs", "gcp")
+#: The creds key that means "the environment's credentials", as no key does (Hub 2.x's name for it).
+ENV = "ENV"
 _HTTP_TIMEOUT = 60
 
 
@@ -79,14 +81,14 @@ class LinkResolver:
         self._lock = threading.Lock()
 
     def check_key(self, creds_key: str | None) -> None:
-        if creds_key is not None and creds_key not in self.keys:
+        if creds_key not in (None, ENV) and creds_key not in self.keys:
             raise LinkedSampleError(
                 f"Unknown creds key {creds_key!r}; add it first with ds.add_creds_key({creds_key!r}) and give the "
                 f"credentials with ds.populate_creds({creds_key!r}, {{...}})."
             )
 
     def _creds_of(self, creds_key: str | None, url: str) -> Any:
-        if creds_key is None:
+        if creds_key in (None, ENV):
             return None
         if creds_key not in self.creds:
             raise LinkedSampleError(
