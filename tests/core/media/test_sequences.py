@@ -37,7 +37,9 @@ def test_sequences_of_images(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds.scenes[2][1:4].numpy(), np.stack(scenes[2][1:4]))
     np.testing.assert_array_equal(ds.scenes[2][3, 2:5, :, 0].numpy(), scenes[2][3][2:5, :, 0])
     as_list = ds.scenes.numpy(aslist=True)
-    assert [len(s) for s in as_list] == [3, 1, 5]
+    assert [len(s) for s in as_list] == [3, 1, 5] and all(isinstance(s, list) for s in as_list)
+    np.testing.assert_array_equal(as_list[2][4], scenes[2][4])
+    assert isinstance(ds.scenes[0].numpy(aslist=True), list) and len(ds.scenes[2][1:3].numpy(aslist=True)) == 2
     with pytest.raises(DynamicShapeError, match="aslist"):
         ds.scenes.numpy()
     with pytest.raises(DatasetIndexError, match="out of range"):

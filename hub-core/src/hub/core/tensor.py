@@ -199,7 +199,8 @@ class Tensor:
         return values
 
     def numpy(self, aslist: bool = False) -> Any:
-        """The selected samples as one array (or a list of arrays with ``aslist=True``)."""
+        """The selected samples as one array (or a list of arrays with ``aslist=True``; for sequences, a list of
+        lists of items)."""
         sel = self._sel()
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
@@ -216,6 +217,9 @@ class Tensor:
             if batch is not None:
                 return batch[0] if sel.scalar else batch
         values = self._values(sel.array(), self._subscript)
+        one_item = bool(self._subscript) and isinstance(self._subscript[0], (int, np.integer))
+        if aslist and self._is_sequence() and not one_item:
+            values = [list(v) for v in values]  # ragged all the way: a list of items per sequence
         if sel.scalar:
             return values[0]
         if aslist:
