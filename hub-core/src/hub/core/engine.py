@@ -542,14 +542,17 @@ class TensorEngine:
         if (index.entries["flags"][first : last + 1] & TILED).any():
             return None
         pieces: list[tuple[int, int, int, int]] = []  # (cid, local start, local stop, out offset)
-        shape: tuple[int, ...] | None = None
         for pos in range(first, last + 1):
             cstart = index.start_of(pos)
             lo, hi = max(start, cstart) - cstart, min(stop, int(index.entries["end"][pos])) - cstart
             pieces.append((index.chunk_id(pos), lo, hi, max(start, cstart) - start))
-        self._prefetch([p[0] for p in pieces] if len(pieces) > 1 else [])
         lz4 = self.meta.chunk_compression == "lz4"
+        if lz4:
+            self._prefetch([p[0] for p in pieces] if len(pieces) > 1 else [])
         out: np.ndarray | None = None
+        shape: tuple[int, ...] | None = None
+        # Stored bytes that are not in memory are read by the storage straight into ``out``, all at once.
+        reads: list[tuple[str, int, memoryview]] = []
         for cid, lo, hi, offset in pieces:
             whole = lz4 or cid == self._tail_id or cid in self._chunks
             header, body = self._whole_chunk(cid) if whole else (self._header(cid)[0], memoryview(b""))
@@ -563,11 +566,18 @@ class TensorEngine:
             elif sample_shape != shape:
                 return None
             assert out is not None
+            target = out[offset : offset + hi - lo]
+            if e - s != target.nbytes:
+                return None  # the stored samples are not of this dtype's size: let the general path explain
             if whole:
-                raw: bytes | memoryview = body[s:e]
+                target[...] = np.frombuffer(body[s:e], dtype=dtype).reshape(target.shape)
             else:
-                raw = self.storage.get_range(self._key(cid), header.header_nbytes + s, header.header_nbytes + e)
-            out[offset : offset + hi - lo] = np.frombuffer(raw, dtype=dtype).reshape(hi - lo, *shape)
+                key = self._key(cid)
+                reads.append((key, header.header_nbytes + s, target.reshape(-1).view(np.uint8).data))
+        got = self.storage.get_ranges_into(reads)
+        for (key, _, buffer), n in zip(reads, got, strict=True):
+            if n != len(buffer):
+                raise CorruptChunkError(f"Chunk {key!r} is truncated: it ends {len(buffer) - n} bytes early.")
         return out
 
     def shapes(self, positions: np.ndarray) -> np.ndarray:
