@@ -17,7 +17,7 @@ from hub.core.htypes import get_htype
 from hub.core.links import LinkResolver, parse_link_record
 from hub.core.meta import TensorMeta
 from hub.core.sequences import unpack_sequence
-from hub.errors import DatasetIndexError, TensorMetaError
+from hub.errors import DatasetIndexError, LinkedSampleError, TensorMetaError
 
 __all__ = ["SampleDecoder", "ArrayDecoder", "decoder_for", "register_decoder", "htype_family"]
 
@@ -56,11 +56,15 @@ class SampleDecoder:
 
 
 class TextDecoder(SampleDecoder):
+    """``text``: UTF-8."""
+
     def decode(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
         return bytes(data).decode("utf-8")
 
 
 class JsonDecoder(SampleDecoder):
+    """``json`` and ``list``: JSON in UTF-8."""
+
     def decode(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
         return json.loads(bytes(data))
 
@@ -104,7 +108,6 @@ class LinkDecoder(ArrayDecoder):
 
     def payload(self, data: Data) -> tuple[Data, Any]:
         from hub.compression import get_codec, sniff_compression
-        from hub.errors import LinkedSampleError
 
         url, creds_key = parse_link_record(data)
         payload = self.links.fetch(url, creds_key)
