@@ -10,9 +10,9 @@ import nox
 nox.options.sessions = ["lint", "tests_core", "tests"]
 nox.options.error_on_missing_interpreters = True
 
-CORE = "./hub-core[gcp]"
+CORE = "./hub-core[gcp,av]"
 # The tests run transforms on a real local Ray and a two-node Ray cluster on 127.0.0.1.
-CORE_TESTS = "./hub-core[gcp,ray]"
+CORE_TESTS = "./hub-core[gcp,av,ray]"
 TORCH = "./hub-torch"
 TENSORFLOW = "./hub-tensorflow[cpu]"
 # The CPU build of torch; a bare "torch" would pull several GB of CUDA libraries.
@@ -70,5 +70,5 @@ def quickstart(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmarks, side by side with their baselines; ``nox -s bench -- --quick`` for a short run."""
     session.install(CORE, "moto[server]>=5.0.20", "scikit-image")
-    for script in ("storage.py", "format.py", "versioning.py", "transform.py"):
+    for script in ("storage.py", "format.py", "versioning.py", "transform.py", "media.py"):
         session.run("python", f"benchmarks/{script}", *session.posargs)

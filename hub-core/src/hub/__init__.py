@@ -7,6 +7,7 @@ from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, 
 from hub.compression import COMPRESSIONS as compressions
 from hub.core.dataset import Dataset
 from hub.core.htypes import HTYPES
+from hub.core.links import link
 from hub.core.samples import read
 from hub.core.tensor import Tensor
 from hub.errors import HubError
@@ -35,6 +36,7 @@ __all__ = [
     "exists",
     "htypes",
     "like",
+    "link",
     "load",
     "load_integration",
     "read",

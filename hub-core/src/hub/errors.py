@@ -43,6 +43,7 @@ __all__ = [
     "TransformError",
     "TransformPickleError",
     "SchedulerError",
+    "LinkedSampleError",
 ]
 
 
@@ -210,3 +211,7 @@ class TransformPickleError(HubError, TypeError):
 
 class SchedulerError(HubError, ValueError):
     """An unknown scheduler, or one that can't reach the dataset's storage."""
+
+
+class LinkedSampleError(HubError, OSError):
+    """A linked sample's file can't be read (missing, unreachable, no credentials) or its link is malformed."""
