@@ -214,3 +214,20 @@ def test_byte_spans_equal_byte_span_of_each_sample(runs: list[tuple[int, int]]) 
     samples = np.arange(header.num_samples)[::-1]
     starts, ends = header.byte_spans(samples)
     assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == [header.byte_span(int(i)) for i in samples]
+
+
+def test_links_and_sequences_decode_per_sample(tmp_path: Path) -> None:
+    from PIL import Image
+
+    images = [_photo(10, 10, i) for i in range(3)]
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / f"{i}.png")
+    ds = hub.empty(str(tmp_path / "ds"))
+    with ds:
+        ds.create_tensor("links", htype="link[image]")
+        ds.create_tensor("scenes", htype="sequence[image]", sample_compression="png")
+        ds.links.extend([hub.link(str(tmp_path / f"{i}.png")) for i in range(3)])
+        ds.scenes.extend([images[: i + 1] for i in range(3)])
+    batch = next(DatasetReader(ds).batches(batch_size=3))
+    assert np.array_equal(batch["links"], np.stack(images))  # the linked files' pixels, not the link records
+    assert [np.asarray(s).shape[0] for s in batch["scenes"]] == [1, 2, 3]

@@ -22,6 +22,7 @@ import numpy as np
 
 from hub.core.chunk import ChunkHeader, read_chunk
 from hub.core.chunk_index import ChunkIndex, chunk_key
+from hub.core.decoding import htype_family
 from hub.core.htypes import OBJECT_HTYPES
 from hub.core.meta import TensorMeta
 from hub.core.samples import decode_sample
@@ -317,7 +318,9 @@ class DatasetReader:
         local = glob - starts
         ids = index.entries["id"][entries]
         tiled = (index.entries["flags"][entries] & TILED) != 0
-        decodable = name not in self._tobytes and meta.htype not in OBJECT_HTYPES and meta.htype not in _DECODERS
+        # Only plain arrays are stored as their raw bytes; link records and packed sequences are decoded per sample.
+        array = htype_family(meta.htype) == "array"
+        decodable = name not in self._tobytes and array and meta.htype not in _DECODERS
         if decodable and meta.sample_compression is None and not tiled.any():
             batch = self._gather_raw(plan, ids, local, chunk, alloc)
             if batch is not None:
