@@ -163,3 +163,21 @@ def test_bad_options_are_refused_with_advice(htype_ds: hub.Dataset) -> None:
         htype_ds.tensorflow(tensors=["fixed", "fixed"])
     with pytest.raises(LoaderOptionError, match="num_workers"):
         htype_ds.tensorflow(num_workers=0)
+
+
+def test_links_and_sequences(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for i in range(2):
+        Image.fromarray(image(i, 10)).save(tmp_path / f"{i}.png")
+    ds = hub.empty(str(tmp_path / "ds"))
+    with ds:
+        ds.create_tensor("links", htype="link[image]")
+        ds.create_tensor("scenes", htype="sequence[image]", sample_compression="png")
+        ds.links.extend([hub.link(str(tmp_path / f"{i}.png")) for i in range(2)])
+        ds.scenes.extend([[image(0, 10)], [image(1, 10), image(2, 10)]])
+    out = ds.tensorflow()
+    assert out.element_spec == {"links": S((10, 10, 3), tf.uint8), "scenes": S((None, 10, 10, 3), tf.uint8)}
+    for i, element in enumerate(out):
+        np.testing.assert_array_equal(element["links"].numpy(), ds.links[i].numpy())
+        np.testing.assert_array_equal(element["scenes"].numpy(), ds.scenes[i].numpy())
