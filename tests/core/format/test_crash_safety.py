@@ -8,6 +8,7 @@ import random
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def _expected_lengths() -> set[int]:
     return lengths
 
 
-def _writer(path: str, started: mp.synchronize.Event) -> None:
+def _writer(path: str, started: mp.synchronize.Event, done: Any) -> None:
     ds = hub.load(path)
     start = len(ds)
     started.set()
@@ -34,6 +35,7 @@ def _writer(path: str, started: mp.synchronize.Event) -> None:
         values = np.arange(start, start + size, dtype="int64")
         ds.extend({"x": values.reshape(size, 1) * np.ones((1, 50), dtype="int64"), "label": values})
         start += size
+        done.value += 1
     os._exit(0)
 
 
@@ -50,11 +52,16 @@ def test_sigkill_during_extend_leaves_a_flushed_prefix(tmp_path: Path, chunk_com
         ds.create_tensor("x", dtype="int64", chunk_compression=chunk_compression, max_chunk_size=8192)
         ds.create_tensor("label", htype="class_label")
         ds.close()  # the writer process takes the branch's write lock
-        started = ctx.Event()
-        proc = ctx.Process(target=_writer, args=(path, started))
+        started, done = ctx.Event(), ctx.Value("i", 0)
+        proc = ctx.Process(target=_writer, args=(path, started, done))
         proc.start()
         assert started.wait(30)
-        time.sleep(rng.uniform(0, 0.25))
+        # Kill after a random number of finished extends, then a random instant into the next one:
+        # where kills land does not depend on how fast (or how loaded) the machine is.
+        target, deadline = rng.randrange(0, 30), time.monotonic() + 60
+        while done.value < target and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0, 0.004))
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
         reopened = hub.load(path)  # the killed writer's lock is taken over: its process is gone

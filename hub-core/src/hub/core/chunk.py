@@ -144,6 +144,7 @@ class ChunkBuilder:
     def __init__(self, ndim: int) -> None:
         self.ndim = ndim
         self.body = bytearray()
+        self._borrowed: memoryview | None = None  # see borrowing()
         self.shape_runs: list[list[int]] = []  # [count, *shape]
         self.byte_runs: list[list[int]] = []  # [count, first offset, size]
         self.num_samples = 0
@@ -157,14 +158,29 @@ class ChunkBuilder:
         builder.num_samples = header.num_samples
         return builder
 
+    @classmethod
+    def borrowing(cls, data: memoryview, shape: tuple[int, ...], count: int) -> ChunkBuilder:
+        """A chunk of ``count`` samples of one shape that refers to ``data`` instead of copying it.
+
+        For writing at once (:meth:`parts`): nothing may be added to it, and ``data`` must not change
+        before it is written.
+        """
+        builder = cls(len(shape))
+        builder._borrowed = data
+        builder.shape_runs = [[count, *shape]]
+        builder.byte_runs = [[count, 0, len(data) // count if count else 0]]
+        builder.num_samples = count
+        return builder
+
     @property
     def nbytes(self) -> int:
-        return len(self.body)
+        return len(self.body) if self._borrowed is None else len(self._borrowed)
 
     def add(self, data: bytes | memoryview, shape: tuple[int, ...], count: int = 1) -> None:
         """Append ``count`` samples of one ``shape`` whose bytes lie back to back in ``data``."""
         if count == 0:
             return
+        assert self._borrowed is None, "a borrowing chunk is written as it is"
         size = len(data) // count
         offset = len(self.body)
         self.body += data
@@ -178,6 +194,18 @@ class ChunkBuilder:
         else:
             self.byte_runs.append([count, offset, size])
         self.num_samples += count
+
+    def add_range(self, header: ChunkHeader, body: bytes | memoryview, start: int, stop: int) -> None:
+        """Append samples [start, stop) of another chunk, one :meth:`add` per run rather than per sample."""
+        while start < stop:
+            srun = int(np.searchsorted(header._shape_ends, start, side="right"))
+            brun = int(np.searchsorted(header._byte_ends, start, side="right"))
+            end = min(stop, int(header._shape_ends[srun]), int(header._byte_ends[brun]))
+            count, first, size = (int(v) for v in header.byte_runs[brun])
+            begin = first + (start - (int(header._byte_ends[brun]) - count)) * size
+            shape = tuple(int(d) for d in header.shape_runs[srun, 1:])
+            self.add(body[begin : begin + (end - start) * size], shape, end - start)
+            start = end
 
     def truncate(self, num_samples: int) -> None:
         """Keep only the first ``num_samples`` samples."""
@@ -201,10 +229,14 @@ class ChunkBuilder:
         self.num_samples = num_samples
 
     def tobytes(self, lz4: bool = False) -> bytes:
+        return b"".join(self.parts(lz4))
+
+    def parts(self, lz4: bool = False) -> list[bytes | bytearray | memoryview]:
+        """The serialized chunk as pieces to write one after another: the header, then the body (not copied)."""
         shape_runs = np.asarray(self.shape_runs, dtype="<u4").reshape(-1, 1 + self.ndim)
         byte_runs = np.asarray(self.byte_runs, dtype="<u8").reshape(-1, 3)
         header_nbytes = _FIXED.size + shape_runs.nbytes + byte_runs.nbytes
-        body: bytes = bytes(self.body)
+        body: bytes | bytearray | memoryview = self.body if self._borrowed is None else self._borrowed
         if lz4:
             from hub.compression import compress_bytes
 
@@ -219,6 +251,6 @@ class ChunkBuilder:
             len(shape_runs),
             len(byte_runs),
             header_nbytes,
-            len(self.body),
+            self.nbytes,
         )
-        return b"".join((fixed, shape_runs.tobytes(), byte_runs.tobytes(), body))
+        return [fixed + shape_runs.tobytes() + byte_runs.tobytes(), body]

@@ -109,8 +109,11 @@ class TensorEngine:
     def _key(self, cid: int) -> str:
         return chunk_key(self.meta.id, cid)
 
-    def _put(self, key: str, data: bytes) -> None:
-        self.storage.set(key, data)
+    def _put(self, key: str, data: bytes | ChunkBuilder) -> None:
+        if isinstance(data, ChunkBuilder):  # written as header + body, without joining them
+            self.storage.set_parts(key, data.parts(lz4=self.meta.chunk_compression == "lz4"))
+        else:
+            self.storage.set(key, data)
         self._written.add(key)
 
     def _discard(self, key: str, first_sample: int) -> None:
@@ -172,10 +175,8 @@ class TensorEngine:
 
     def _write_single(self, data: bytes | memoryview, shape: tuple[int, ...]) -> int:
         """Write a chunk holding one sample (a tile, or a sample with an index entry to itself); return its id."""
-        builder = ChunkBuilder(len(shape))
-        builder.add(data, shape)
         cid = secrets.randbits(64)
-        self._put(self._key(cid), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+        self._put(self._key(cid), ChunkBuilder.borrowing(memoryview(data).cast("B"), shape, 1))
         return cid
 
     def _append_tiled(self, sample: TiledSample) -> None:
@@ -221,7 +222,17 @@ class TensorEngine:
             tail = self._writable_tail(size)
             room = self.meta.max_chunk_size - tail.nbytes
             n = count if size == 0 else max(1, min(count, room // size))
-            self._add_to_tail(view[: n * size], shape, n)
+            if tail.num_samples == 0 and n < count and not self._tail_in_index:
+                # A whole chunk of the batch: written straight from the caller's buffer, not copied into the tail.
+                assert self._tail_id is not None
+                self._put(self._key(self._tail_id), ChunkBuilder.borrowing(view[: n * size], shape, n))
+                self.index.append(self._tail_id, n)
+                self.meta.length += n
+                self._dirty = True
+                self._drop_tail()
+                self._open_tail(size, reopen_last=False)  # the chunk just written is full: don't read it back
+            else:
+                self._add_to_tail(view[: n * size], shape, n)
             view = view[n * size :]
             count -= n
         self.meta.update_shape_bounds([shape])
@@ -281,8 +292,7 @@ class TensorEngine:
 
     def _write_tail(self) -> None:
         if self._tail is not None and self._tail_id is not None and self._tail_dirty:
-            data = self._tail.tobytes(lz4=self.meta.chunk_compression == "lz4")
-            self._put(self._key(self._tail_id), data)
+            self._put(self._key(self._tail_id), self._tail)
             self._chunks.drop(self._tail_id)
             self._headers.pop(self._tail_id, None)
             self._tail_dirty = False
@@ -367,13 +377,10 @@ class TensorEngine:
         count = index.num_samples - index.start_of(pos) if pos == len(index) - 1 else None
         n = header.num_samples if count is None else min(count, header.num_samples)
         builder = ChunkBuilder(header.ndim if self.meta.ndim is None else self.meta.ndim)
-        for j in range(n):
-            if j == local:
-                if replacement is not None:
-                    builder.add(replacement[0], replacement[1])
-                continue
-            start, end = header.byte_span(j)
-            builder.add(body[start:end], header.shape(j))
+        builder.add_range(header, body, 0, min(local, n))
+        if replacement is not None and local < n:
+            builder.add(replacement[0], replacement[1])
+        builder.add_range(header, body, local + 1, n)
         new_id = secrets.randbits(64)
         was_tail = cid == self._tail_id
         self._discard(self._key(cid), index.start_of(pos))
@@ -390,7 +397,7 @@ class TensorEngine:
         if was_tail:
             self._tail, self._tail_id, self._tail_dirty, self._tail_bytes = builder, new_id, True, None
         else:
-            self._put(self._key(new_id), builder.tobytes(lz4=self.meta.chunk_compression == "lz4"))
+            self._put(self._key(new_id), builder)
         self._dirty = True
 
     # ---------------------------------------------------------------- reading
@@ -527,14 +534,17 @@ class TensorEngine:
         if (index.entries["flags"][first : last + 1] & TILED).any():
             return None
         pieces: list[tuple[int, int, int, int]] = []  # (cid, local start, local stop, out offset)
-        shape: tuple[int, ...] | None = None
         for pos in range(first, last + 1):
             cstart = index.start_of(pos)
             lo, hi = max(start, cstart) - cstart, min(stop, int(index.entries["end"][pos])) - cstart
             pieces.append((index.chunk_id(pos), lo, hi, max(start, cstart) - start))
-        self._prefetch([p[0] for p in pieces] if len(pieces) > 1 else [])
         lz4 = self.meta.chunk_compression == "lz4"
+        if lz4:
+            self._prefetch([p[0] for p in pieces] if len(pieces) > 1 else [])
         out: np.ndarray | None = None
+        shape: tuple[int, ...] | None = None
+        # Stored bytes that are not in memory are read by the storage straight into ``out``, all at once.
+        reads: list[tuple[str, int, memoryview]] = []
         for cid, lo, hi, offset in pieces:
             whole = lz4 or cid == self._tail_id or cid in self._chunks
             header, body = self._whole_chunk(cid) if whole else (self._header(cid)[0], memoryview(b""))
@@ -548,11 +558,18 @@ class TensorEngine:
             elif sample_shape != shape:
                 return None
             assert out is not None
+            target = out[offset : offset + hi - lo]
+            if e - s != target.nbytes:
+                return None  # the stored samples are not of this dtype's size: let the general path explain
             if whole:
-                raw: bytes | memoryview = body[s:e]
+                target[...] = np.frombuffer(body[s:e], dtype=dtype).reshape(target.shape)
             else:
-                raw = self.storage.get_range(self._key(cid), header.header_nbytes + s, header.header_nbytes + e)
-            out[offset : offset + hi - lo] = np.frombuffer(raw, dtype=dtype).reshape(hi - lo, *shape)
+                key = self._key(cid)
+                reads.append((key, header.header_nbytes + s, target.reshape(-1).view(np.uint8).data))
+        got = self.storage.get_ranges_into(reads)
+        for (key, _, buffer), n in zip(reads, got, strict=True):
+            if n != len(buffer):
+                raise CorruptChunkError(f"Chunk {key!r} is truncated: it ends {len(buffer) - n} bytes early.")
         return out
 
     def shapes(self, positions: np.ndarray) -> np.ndarray:

@@ -107,7 +107,9 @@ class Lease:
             if self._lost is not None:
                 return
             self._holder.expires = time.time() + self.duration
-            token = self.storage.compare_and_swap(lock_key(self.branch), self._holder.dump(), self._token)
+            token = self.storage.compare_and_swap(
+                lock_key(self.branch), self._holder.dump(), self._token, durable=False
+            )
             if token is None:
                 self._lost = (
                     f"The write lock on branch {self.branch!r} of {self.storage.url} was taken over by another "
@@ -129,11 +131,9 @@ class Lease:
             if self._lost is not None:
                 return
             self._lost = f"The write lock on branch {self.branch!r} was released; reopen the dataset to write."
-            try:
-                _, token = self.storage.get_with_token(lock_key(self.branch))
-                if token == self._token:
-                    expired = _Holder(**{**self._holder.__dict__, "expires": 0.0})
-                    self.storage.compare_and_swap(lock_key(self.branch), expired.dump(), token)
+            try:  # swapping from our own token fails harmlessly if another writer took the lease over
+                expired = _Holder(**{**self._holder.__dict__, "expires": 0.0})
+                self.storage.compare_and_swap(lock_key(self.branch), expired.dump(), self._token, durable=False)
             except Exception:  # releasing is best effort: the lease expires anyway
                 pass
 
@@ -165,12 +165,12 @@ def acquire(storage: Storage, branch: str, duration: float | None = None) -> Lea
         previous = _PROCESS_LEASES.get(registry_key)
         previous_lease = previous() if previous is not None else None
     for _ in range(20):
-        token = storage.compare_and_swap(key, holder.dump(), None)
-        if token is None:
-            try:
-                data, current_token = storage.get_with_token(key)
-            except KeyError:
-                continue  # released and deleted meanwhile: try again
+        # A branch written before has a lock document (held or released): look first, then swap.
+        try:
+            data, current_token = storage.get_with_token(key)
+        except KeyError:
+            token = storage.compare_and_swap(key, holder.dump(), None, durable=False)
+        else:
             current = _Holder.load(data)
             if current is not None and current.expires > time.time():
                 same_process = current.host == _HOST and current.pid == os.getpid()
@@ -181,9 +181,9 @@ def acquire(storage: Storage, branch: str, duration: float | None = None) -> Lea
                         f"({current.describe()}). Open it with read_only=True to read it, wait for that writer "
                         "to finish, or check out another branch."
                     )
-            token = storage.compare_and_swap(key, holder.dump(), current_token)
-            if token is None:
-                continue  # someone else moved first: look again
+            token = storage.compare_and_swap(key, holder.dump(), current_token, durable=False)
+        if token is None:
+            continue  # someone else moved first: look again
         lease = Lease(storage, branch, token, holder, duration)
         if previous_lease is not None and previous_lease.valid and previous_lease.branch == branch:
             previous_lease.revoke(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -72,6 +72,8 @@ class Storage(ABC):
 
     #: How many requests :meth:`get_many` keeps in flight.
     max_workers: ClassVar[int] = 8
+    #: Whether batched reads run one after another (a local disk) rather than on the thread pool.
+    sequential_reads: ClassVar[bool] = False
 
     def __init__(self, *, read_only: bool = False) -> None:
         self.read_only = read_only
@@ -121,6 +123,19 @@ class Storage(ABC):
         pool = self._executor()
         return dict(zip(keys, pool.map(self._get, keys), strict=True))
 
+    def get_ranges_into(self, requests: Sequence[tuple[str, int, memoryview]]) -> list[int]:
+        """Read bytes of several keys straight into caller buffers: for each ``(key, start, out)``,
+        ``len(out)`` bytes from ``start`` (fewer where the value ends first). In parallel where
+        the provider gains from it. Returns how many bytes each request got.
+        """
+        for key, start, _ in requests:
+            check_key(key)
+            if start < 0:
+                raise ValueError(f"Byte ranges are non-negative, got start={start}.")
+        if len(requests) <= 1 or self.sequential_reads:
+            return [self._get_range_into(*r) for r in requests]
+        return list(self._executor().map(lambda r: self._get_range_into(*r), requests))
+
     def get_with_token(self, key: str) -> tuple[bytes, Token]:
         """The value and its version token, for a later :meth:`compare_and_swap`."""
         return self._get_with_token(check_key(key))
@@ -138,18 +153,34 @@ class Storage(ABC):
         self._check_writable()
         self._set(check_key(key), bytes(data) if not isinstance(data, bytes) else data)
 
+    def set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
+        """:meth:`set` of the concatenation of ``parts`` (a header and a large body, say).
+
+        Providers that can write the parts one after another do so without joining them first;
+        the parts must not change until the call returns.
+        """
+        self._check_writable()
+        self._set_parts(check_key(key), parts)
+
     def set_if_absent(self, key: str, data: BytesLike) -> bool:
         """Store ``data`` only if ``key`` is absent; True if this call created it. Atomic."""
         return self.compare_and_swap(key, data, None) is not None
 
-    def compare_and_swap(self, key: str, data: BytesLike, expected: Token | None) -> Token | None:
+    def compare_and_swap(
+        self, key: str, data: BytesLike, expected: Token | None, *, durable: bool = True
+    ) -> Token | None:
         """Replace the value only if its token is still ``expected`` (``None``: only if absent).
 
         Returns the new token, or ``None`` when the precondition did not hold. Atomic on
         every provider: of many concurrent swaps from one token, exactly one succeeds.
+        ``durable=False`` lets a provider skip flushing to stable media (a local disk's fsync):
+        the swap stays atomic and survives a process crash, but may be lost or read back
+        empty after a power failure. For short-lived documents such as lease locks.
         """
         self._check_writable()
-        return self._compare_and_swap(check_key(key), bytes(data), expected)
+        if durable:
+            return self._compare_and_swap(check_key(key), bytes(data), expected)
+        return self._compare_and_swap_volatile(check_key(key), bytes(data), expected)
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing an absent key is not an error."""
@@ -226,3 +257,21 @@ class Storage(ABC):
 
     @abstractmethod
     def _delete(self, key: str) -> None: ...
+
+    def _get_range_into(self, key: str, start: int, out: memoryview) -> int:
+        """One request of :meth:`get_ranges_into`; providers that can read into a buffer override this."""
+        if len(out) == 0:
+            if not self._exists(key):
+                raise KeyNotFoundError(key, self.url)
+            return 0
+        data = self._get_range(key, start, start + len(out))
+        out[: len(data)] = data
+        return len(data)
+
+    def _set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
+        """:meth:`set_parts`; providers that write parts without joining them override this."""
+        self._set(key, b"".join(parts))
+
+    def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        """``compare_and_swap(durable=False)``; providers with a cheaper non-durable write override this."""
+        return self._compare_and_swap(key, data, expected)

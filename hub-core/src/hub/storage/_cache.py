@@ -202,8 +202,14 @@ class LRUCache(Storage):
         self._insert(key, data, dirty=True)
 
     def _compare_and_swap(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        return self._swap_through(key, data, expected, durable=True)
+
+    def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        return self._swap_through(key, data, expected, durable=False)
+
+    def _swap_through(self, key: str, data: bytes, expected: Token | None, durable: bool) -> Token | None:
         self._write_back(key)
-        token = self.base.compare_and_swap(key, data, expected)
+        token = self.base.compare_and_swap(key, data, expected, durable=durable)
         if token is None:
             self._drop(key)
         else:

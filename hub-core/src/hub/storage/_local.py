@@ -6,12 +6,12 @@ import contextlib
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from hub.errors import InvalidKeyError, KeyNotFoundError, StorageError
-from hub.storage._base import RESERVED_PREFIX, Storage, Token, check_key
+from hub.storage._base import RESERVED_PREFIX, BytesLike, Storage, Token, check_key
 
 __all__ = ["LocalStorage"]
 
@@ -34,11 +34,13 @@ class LocalStorage(Storage):
     """
 
     max_workers = 4
+    sequential_reads = True  # threads only add overhead to reads from the page cache
 
     def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = True) -> None:
         super().__init__(read_only=read_only)
         self.root = Path(root).expanduser().absolute()
         self.fsync = fsync
+        self._prefix = os.path.join(str(self.root), "")  # keys are checked: '/'-separated, no '..'
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"{self.root} is a file, not a directory; give a directory path for a dataset.")
 
@@ -60,7 +62,8 @@ class LocalStorage(Storage):
 
     def _open(self, key: str) -> Any:
         try:
-            return open(self._path(key), "rb")
+            # A string join, not Path(): reading a sample is a few tens of microseconds, Path() adds ~20.
+            return open(self._prefix + key, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyNotFoundError(key, self.url) from None
 
@@ -74,6 +77,17 @@ class LocalStorage(Storage):
             f.seek(start)
             data: bytes = f.read() if end is None else f.read(end - start)
             return data
+
+    def _get_range_into(self, key: str, start: int, out: memoryview) -> int:
+        with self._open(key) as f:
+            f.seek(start)
+            got = 0
+            while got < len(out):
+                n = f.readinto(out[got:])
+                if not n:
+                    break
+                got += n
+            return got
 
     def _get_with_token(self, key: str) -> tuple[bytes, Token]:
         data = self._get(key)
@@ -103,16 +117,21 @@ class LocalStorage(Storage):
                 yield key
 
     # ---------------------------------------------------------------- writing
-    def _write_temp(self, key: str, data: bytes) -> tuple[Path, Path]:
-        """Write ``data`` to a fresh temporary file beside the key's path; return (temp, target)."""
+    def _write_temp(self, key: str, data: bytes | Sequence[BytesLike], durable: bool = True) -> tuple[Path, Path]:
+        """Write ``data`` (or its parts, one after another) to a fresh temporary file beside the key's path.
+
+        Returns (temp, target).
+        """
+        parts = (data,) if isinstance(data, bytes) else data
         target = self._path(key)
         for _ in range(5):  # a concurrent delete may prune the directory we just made
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
                 with open(tmp, "xb") as f:
-                    f.write(data)
-                    if self.fsync:
+                    for part in parts:
+                        f.write(part)
+                    if self.fsync and durable:
                         f.flush()
                         os.fsync(f.fileno())
                 return tmp, target
@@ -135,8 +154,18 @@ class LocalStorage(Storage):
         tmp, target = self._write_temp(key, data)
         self._publish(tmp, target, key)
 
+    def _set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
+        tmp, target = self._write_temp(key, parts)
+        self._publish(tmp, target, key)
+
     def _compare_and_swap(self, key: str, data: bytes, expected: Token | None) -> Token | None:
-        tmp, target = self._write_temp(key, data)
+        return self._swap(key, data, expected, durable=True)
+
+    def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        return self._swap(key, data, expected, durable=False)
+
+    def _swap(self, key: str, data: bytes, expected: Token | None, durable: bool) -> Token | None:
+        tmp, target = self._write_temp(key, data, durable)
         try:
             if expected is None:
                 try:

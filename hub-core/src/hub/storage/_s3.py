@@ -97,9 +97,30 @@ _SOURCE_NAMES = {
 _CLIENT_LOCK = threading.Lock()
 
 
+# Clients shared by the stores of one process that have the same credentials and endpoint:
+# making one costs ~100 ms (boto3 loads its service model), and every ``hub.load`` makes a store.
+# Keyed by the pid as well, since a client inherited through fork shares the parent's sockets.
+_CLIENTS: dict[tuple[Any, ...], tuple[boto3.Session, S3Client]] = {}
+# The environment variables a new session reads; a change to them means a new client.
+_CLIENT_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+)
+
+
 def _renew_client_lock() -> None:
     global _CLIENT_LOCK
     _CLIENT_LOCK = threading.Lock()
+    _CLIENTS.clear()
 
 
 os.register_at_fork(after_in_child=_renew_client_lock)
@@ -133,7 +154,7 @@ class S3Storage(Storage):
     on transient faults with :func:`~hub.storage._retry.retry`; botocore's own retries are
     off so that one policy applies. Version tokens are ETags, and compare-and-swap is a
     conditional PUT (``If-Match`` / ``If-None-Match: *``). Nothing touches the network
-    before the first operation; the client is made then, once per process.
+    before the first operation; the client is made then, once per process and set of credentials.
     """
 
     max_workers: ClassVar[int] = 32  # S3 is latency bound: many requests in flight hide it
@@ -162,10 +183,8 @@ class S3Storage(Storage):
 
     def close(self) -> None:
         super().close()
-        with _CLIENT_LOCK:
-            if self._client_obj is not None and self._client_pid == os.getpid():
-                self._client_obj.close()
-            self._client_obj = None
+        # The client may serve other stores with the same credentials (see _CLIENTS): drop it, don't close it.
+        self._client_obj = None
 
     # ----------------------------------------------------------------- client
     def _client(self) -> S3Client:
@@ -173,9 +192,13 @@ class S3Storage(Storage):
         if self._client_obj is not None and self._client_pid == pid:
             return self._client_obj
         # A client inherited through fork shares its connections with the parent: make a new one.
+        key = (pid, tuple(sorted(self._creds.items())), tuple(os.environ.get(v) for v in _CLIENT_ENV))
         with _CLIENT_LOCK:
             if self._client_obj is None or self._client_pid != pid:
-                self._session, self._client_obj = self._make_client()
+                made = _CLIENTS.get(key)
+                if made is None:
+                    made = _CLIENTS[key] = self._make_client()
+                self._session, self._client_obj = made
                 self._client_pid = pid
             return self._client_obj
 
