@@ -56,6 +56,7 @@ def tests_core(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff on everything, mypy on the packages' public code."""
     session.install(*LINT_DEPS)
+    session.install(TORCH_CPU)  # mypy checks hub-torch against torch's own types
     session.install("-e", CORE, "--no-deps")
     session.install("numpy", "google-cloud-storage", "tqdm", "pillow", "lz4", "boto3")
     session.run("ruff", "check", ".")
