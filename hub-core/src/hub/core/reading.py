@@ -522,7 +522,7 @@ def epoch_schedule(
     """The batches of one worker's epoch, as indices into its groups' concatenated samples.
 
     Without ``rng``, in order. With it, through a shuffle buffer: groups enter in order, the buffer starts as
-    soon as it holds two groups (or a batch) and grows by a batch per batch served up to ``capacity`` samples,
+    soon as it holds one group (or a batch) and grows by a batch per batch served up to ``capacity`` samples,
     and each batch is drawn uniformly from what it holds (its samples then put in storage order). Only sizes are
     needed, so a resumed worker recomputes the same stream without reading anything.
     """
@@ -530,7 +530,7 @@ def epoch_schedule(
     if rng is None:
         return [np.arange(s, min(s + batch_size, total)) for s in range(0, total, batch_size)]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    start = int(sizes[:2].sum()) if len(sizes) else 0
+    start = int(sizes[0]) if len(sizes) else 0
     target = min(max(capacity, batch_size), max(start, batch_size))
     buffer = np.zeros(0, dtype=np.int64)
     entered = 0
