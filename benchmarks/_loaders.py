@@ -220,7 +220,10 @@ def _decode_range(bounds: tuple[int, int]) -> int:
 class Reference(System):
     """B2's reference: shuffled batches sliced from a numpy array in memory, handed to torch without a copy."""
 
+    modules = ("torch",)
+
     def setup(self) -> None:
+        super().setup()
         self.arrays = _raw(self.task)
 
     def batches(self) -> Iterator[Batch]:
@@ -303,7 +306,67 @@ class HubTensorflow(Hub):
             yield _pair(batch)
 
     def tensorflow_kwargs(self) -> dict[str, Any]:
-        return {"shuffle": True}
+        return {"shuffle": True, "seed": self.seed}
+
+
+class TFRecord(System):
+    """TFRecord files of the JPEGs, read the way TensorFlow's tf.data performance guide recommends.
+
+    Shards read in parallel (``interleave`` of ``TFRecordDataset``), a shuffle buffer of encoded records, parallel
+    ``parse`` + ``tf.io.decode_jpeg`` (``dct_method`` as the class says), batch, prefetch.
+    """
+
+    modules = ("tensorflow",)
+    #: TensorFlow's default, "" (INTEGER_FAST); hub decodes with INTEGER_ACCURATE, which gives Pillow's pixels.
+    dct_method = ""
+    SHARDS = 16
+    SHUFFLE_RECORDS = 2048
+
+    def prepare(self) -> None:
+        if not self.jpeg:
+            return
+        import tensorflow as tf
+
+        items = _manifest(self.task)
+        Path(self.dest).mkdir(parents=True, exist_ok=True)
+        for shard in range(self.SHARDS):
+            with tf.io.TFRecordWriter(str(Path(self.dest) / f"{shard:03d}.tfrecord")) as writer:
+                for path, label in items[shard :: self.SHARDS]:
+                    feature = {
+                        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[Path(path).read_bytes()])),
+                        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                    }
+                    writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+    def batches(self) -> Iterator[Batch]:
+        if not self.jpeg:
+            raise NotImplementedError("TFRecord is measured on the JPEG set")
+        import tensorflow as tf
+
+        features = {"image": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64)}
+
+        def decode(record: Any) -> tuple[Any, Any]:
+            example = tf.io.parse_single_example(record, features)
+            image = tf.io.decode_jpeg(example["image"], channels=3, dct_method=self.dct_method)
+            return image, example["label"]
+
+        files = tf.data.Dataset.list_files(str(Path(self.dest) / "*.tfrecord"), seed=self.seed)
+        records = files.interleave(
+            tf.data.TFRecordDataset, cycle_length=self.workers, num_parallel_calls=tf.data.AUTOTUNE
+        )
+        data = (
+            records.shuffle(self.SHUFFLE_RECORDS, seed=self.seed)
+            .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(self.batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        yield from data
+
+
+class TFRecordAccurate(TFRecord):
+    """The same TFRecord pipeline decoding with hub's DCT (INTEGER_ACCURATE): the same work as ours, pixel for pixel."""
+
+    dct_method = "INTEGER_ACCURATE"
 
 
 class Hub285Tensorflow(HubTensorflow):
@@ -335,7 +398,6 @@ class TorchVision(System):
             (folder / f"data_batch_{part}").write_bytes(pickle.dumps(batch))
         empty = {"data": np.zeros((0, images[0].size), np.uint8), "labels": []}
         (folder / "test_batch").write_bytes(pickle.dumps(empty))
-        (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}))
 
     def batches(self) -> Iterable[Batch]:
         import torch
@@ -368,7 +430,225 @@ def _cifar_class() -> type:
         def _check_integrity(self) -> bool:
             return True
 
+        def _load_meta(self) -> None:
+            self.classes = [str(i) for i in range(10)]
+            self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+
     return Cifar
+
+
+def _shard_count(count: int, per_shard: int, workers: int) -> int:
+    """Shards of about ``per_shard`` samples, and at least two per worker so that every worker has some."""
+    return max(2 * workers, round(count / per_shard))
+
+
+def _split(count: int, parts: int) -> list[np.ndarray]:
+    return np.array_split(np.arange(count), parts)
+
+
+def _samples(task: Task) -> Iterator[tuple[bytes, int]]:
+    """Each sample's stored bytes and label, in index order: a JPEG file's bytes, or a raw array's."""
+    if task["source"]["kind"] == "jpeg":
+        for path, label in _manifest(task):
+            yield Path(path).read_bytes(), label
+    else:
+        images, labels = _raw(task)
+        for image, label in zip(images, labels, strict=True):
+            yield image.tobytes(), int(label)
+
+
+def _decoder(task: Task) -> Callable[[bytes], np.ndarray]:
+    """What turns a sample's stored bytes back into its array."""
+    if task["source"]["kind"] == "jpeg":
+        return _decode_jpeg
+    shape = np.load(task["source"]["images"], mmap_mode="r").shape[1:]
+    return lambda data: np.frombuffer(data, np.uint8).reshape(shape)
+
+
+def _torch_batch(images: list[np.ndarray] | np.ndarray, labels: Any) -> Batch:
+    import torch
+
+    return torch.from_numpy(np.stack(images)), torch.as_tensor(np.asarray(labels, dtype=np.int64))
+
+
+class WebDataset(System):
+    """WebDataset: tar shards of about 1000 samples, shard shuffle plus a 1000-sample buffer, a WebLoader."""
+
+    modules = ("torch", "webdataset", "simplejpeg")
+    PER_SHARD = 1000
+
+    def prepare(self) -> None:
+        import webdataset as wds
+
+        Path(self.dest).mkdir(parents=True, exist_ok=True)
+        samples = list(_samples(self.task))
+        for shard, index in enumerate(_split(len(samples), _shard_count(len(samples), self.PER_SHARD, 2))):
+            with wds.TarWriter(f"{self.dest}/shard-{shard:06d}.tar") as sink:
+                for i in index:
+                    sink.write({"__key__": f"{i:06d}", "bin": samples[i][0], "cls": samples[i][1]})
+
+    def _urls(self) -> list[str]:
+        remote = self.task.get("remote")
+        if not remote:
+            return sorted(str(p) for p in Path(self.dest).glob("shard-*.tar"))
+        # WebDataset reads http(s) through curl; the bucket lets anyone read, as a public dataset's would.
+        base = f"{remote['endpoint']}/{remote['bucket']}/{remote['prefix']}"
+        return [f"pipe:curl -s -f {base}/{key}" for key in sorted(remote["keys"]) if key.endswith(".tar")]
+
+    def batches(self) -> Iterable[Batch]:
+        import webdataset as wds
+
+        decode = _decoder(self.task)
+        urls = self._urls()
+        dataset = (
+            wds.WebDataset(urls, shardshuffle=len(urls), seed=self.seed, empty_check=False)
+            .shuffle(1000)
+            .map(lambda sample: (decode(sample["bin"]), int(sample["cls"])))
+            .batched(self.batch_size, collation_fn=lambda rows: _torch_batch(*zip(*rows, strict=True)))
+        )
+        return wds.WebLoader(dataset, batch_size=None, num_workers=self.workers)
+
+
+class Streaming(System):
+    """MosaicML Streaming: MDS shards (its default 64 MiB limit), a StreamingDataset decoding in ``__getitem__``."""
+
+    modules = ("torch", "streaming", "simplejpeg")
+
+    def prepare(self) -> None:
+        from streaming import MDSWriter
+
+        with MDSWriter(out=self.dest, columns={"data": "bytes", "label": "int"}, progress_bar=False) as out:
+            for data, label in _samples(self.task):
+                out.write({"data": data, "label": label})
+
+    def batches(self) -> Iterable[Batch]:
+        import tempfile
+
+        from streaming import StreamingDataset
+        from streaming.base.util import clean_stale_shared_memory
+        from torch.utils.data import DataLoader
+
+        clean_stale_shared_memory()
+        decode = _decoder(self.task)
+        remote = self.task.get("remote")
+        location: dict[str, Any] = {"local": self.dest}
+        if remote:
+            os.environ.update(
+                S3_ENDPOINT_URL=remote["endpoint"],
+                AWS_ACCESS_KEY_ID=remote["creds"]["aws_access_key_id"],
+                AWS_SECRET_ACCESS_KEY=remote["creds"]["aws_secret_access_key"],
+                AWS_DEFAULT_REGION=remote["creds"]["region_name"],
+            )
+            cache = tempfile.mkdtemp(prefix="streaming-cache-")
+            location = {"remote": f"s3://{remote['bucket']}/{remote['prefix']}", "local": cache}
+
+        class Decoding(StreamingDataset):  # type: ignore[misc]
+            def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+                sample = super().__getitem__(index)
+                return decode(sample["data"]), int(sample["label"])
+
+        dataset = Decoding(**location, shuffle=True, shuffle_seed=self.seed, batch_size=self.batch_size)
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.workers)
+
+
+class Zarr(System):
+    """zarr 3: uncompressed chunks of 1000 samples; workers take shuffled chunks and shuffle within each."""
+
+    modules = ("torch", "zarr")
+    CHUNK = 1000
+
+    def prepare(self) -> None:
+        import zarr
+
+        images, labels = _raw(self.task)
+        root = zarr.open_group(self.dest, mode="w")
+        for name, data in (("images", images), ("labels", labels)):
+            chunks = (self.CHUNK, *data.shape[1:])
+            root.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype, compressors=None)[:] = data
+
+    def batches(self) -> Iterable[Batch]:
+        from torch.utils.data import DataLoader
+
+        dataset = _zarr_chunks_class()(self.dest, self.batch_size, self.seed)
+        return DataLoader(dataset, batch_size=None, num_workers=self.workers)
+
+
+def _zarr_chunks_class() -> type:
+    """The class, made on first use: torch is imported only in the virtualenvs that have it."""
+    from torch.utils.data import IterableDataset, get_worker_info
+
+    class ZarrChunks(IterableDataset):  # type: ignore[misc]
+        """Each worker reads its share of the chunks in a seeded random order and yields shuffled batches."""
+
+        def __init__(self, path: str, batch_size: int, seed: int) -> None:
+            self.path, self.batch_size, self.seed = path, batch_size, seed
+
+        def __iter__(self) -> Iterator[Batch]:
+            import zarr
+
+            root = zarr.open_group(self.path, mode="r")
+            images, labels = root["images"], root["labels"]
+            chunk = images.chunks[0]
+            info = get_worker_info()
+            worker, workers = (info.id, info.num_workers) if info else (0, 1)
+            rng = np.random.default_rng([self.seed, worker])
+            starts = np.random.default_rng(self.seed).permutation(range(0, images.shape[0], chunk))[worker::workers]
+            carry_images, carry_labels = np.empty((0, *images.shape[1:]), np.uint8), np.empty(0, np.int64)
+            for start in starts:
+                order = rng.permutation(min(chunk, images.shape[0] - start))
+                carry_images = np.concatenate([carry_images, images[start : start + chunk][order]])
+                carry_labels = np.concatenate([carry_labels, labels[start : start + chunk][order]])
+                while len(carry_labels) >= self.batch_size:
+                    yield _torch_batch(carry_images[: self.batch_size], carry_labels[: self.batch_size])
+                    carry_images, carry_labels = carry_images[self.batch_size :], carry_labels[self.batch_size :]
+            if len(carry_labels):
+                yield _torch_batch(carry_images, carry_labels)
+
+    return ZarrChunks
+
+
+class Lance(System):
+    """Lance (pylance): one dataset, shuffled batches of rows read with ``take``, its random-access path."""
+
+    modules = ("torch", "lance", "pyarrow")
+
+    def prepare(self) -> None:
+        import lance
+        import pyarrow as pa
+
+        images, labels = _raw(self.task)
+        size = images[0].nbytes
+        column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(size), len(images), [None, pa.py_buffer(images)])
+        lance.write_dataset(pa.table({"image": column, "label": labels}), self.dest, mode="overwrite")
+
+    def batches(self) -> Iterable[Batch]:
+        import torch
+        from torch.utils.data import BatchSampler, DataLoader, RandomSampler
+
+        shape = np.load(self.task["source"]["images"], mmap_mode="r").shape
+        dataset = _LanceTake(self.dest, shape[1:], shape[0])
+        generator = torch.Generator().manual_seed(self.seed)
+        sampler = BatchSampler(RandomSampler(range(dataset.rows), generator=generator), self.batch_size, False)
+        return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=self.workers)
+
+
+class _LanceTake:
+    """A map-style dataset whose items are whole batches: ``dataset[list of rows]``, read with one ``take``."""
+
+    def __init__(self, path: str, shape: tuple[int, ...], rows: int) -> None:
+        # Nothing of lance is touched here: its runtime's threads would not survive the fork into the workers.
+        self.path, self.shape, self.rows = path, shape, rows
+        self._dataset: Any = None
+
+    def __getitem__(self, rows: list[int]) -> Batch:
+        import lance
+
+        if self._dataset is None:  # opened in each worker, not pickled into it
+            self._dataset = lance.dataset(self.path)
+        table = self._dataset.take(sorted(rows), columns=["image", "label"])
+        images = np.frombuffer(table.column("image").combine_chunks().buffers()[1], np.uint8)
+        labels = table.column("label").to_numpy()
+        return _torch_batch(images.reshape(len(labels), *self.shape), labels)
 
 
 SYSTEMS: dict[str, type[System]] = {
@@ -378,7 +658,13 @@ SYSTEMS: dict[str, type[System]] = {
     "hub285": Hub285,
     "hub-tf": HubTensorflow,
     "hub285-tf": Hub285Tensorflow,
+    "tfrecord": TFRecord,
+    "tfrecord-accurate": TFRecordAccurate,
     "torchvision": TorchVision,
+    "webdataset": WebDataset,
+    "streaming": Streaming,
+    "zarr": Zarr,
+    "lance": Lance,
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,8 @@ RUNNER = HERE / "_loaders.py"
 DOC = HERE.parent / "docs" / "benchmarks.md"
 OURS = "hub (ours)"
 CEILING = "decode ceiling"
+#: TensorFlow's own format, read with TFRecordDataset + parallel tf.io.decode_jpeg + prefetch (B7's baseline).
+TFRECORD = "TFRecord + tf.io.decode_jpeg"
 #: torch's CPU build; torchvision's wheels need the exact PyPI build instead (see README.md).
 TORCH_CPU = "torch==2.13.0"
 TORCH_PYPI = ["torch===2.13.0", "torchvision==0.28.0"]
@@ -67,6 +70,14 @@ SYSTEMS = {
         SystemSpec("torchvision", "torchvision", "torchvision", "torchvision", (*TORCH_PYPI, "simplejpeg")),
         SystemSpec("hub 2.8.5", "hub285", "hub285", "hub285-torch", (*HUB285_REQUIREMENTS, TORCH_CPU)),
         SystemSpec("hub 2.8.5 tf.data", "hub285-tf", "hub285", "hub285-tf", (*HUB285_REQUIREMENTS, "tensorflow-cpu")),
+        SystemSpec(TFRECORD, "tfrecord", "tfrecord"),
+        SystemSpec(f"{TFRECORD}, INTEGER_ACCURATE", "tfrecord-accurate", "tfrecord"),
+        SystemSpec("webdataset", "webdataset", "wds", "webdataset", (TORCH_CPU, "webdataset", "simplejpeg")),
+        SystemSpec(
+            "mosaicml-streaming", "streaming", "mds", "streaming", (*TORCH_PYPI, "mosaicml-streaming", "simplejpeg")
+        ),
+        SystemSpec("zarr 3", "zarr", "zarr", "zarr3-torch", (TORCH_CPU, "zarr>=3")),
+        SystemSpec("lance", "lance", "lance", "lance", (TORCH_CPU, "pylance")),
     )
 }
 
@@ -93,7 +104,7 @@ SCENARIOS = {
             "B1",
             "256x256 JPEGs into PyTorch: 2 workers, batch 64, shuffle on",
             "jpeg",
-            (OURS, "torchvision", "hub 2.8.5"),
+            (OURS, "torchvision", "webdataset", "mosaicml-streaming", "hub 2.8.5"),
             64,
             full=10_000,
             quick=2000,
@@ -102,16 +113,35 @@ SCENARIOS = {
             "B2",
             "raw 32x32x3 uint8 into PyTorch: 2 workers, batch 256, shuffle on",
             "raw",
-            ("numpy in memory", OURS, "torchvision", "hub 2.8.5"),
+            (
+                "numpy in memory",
+                OURS,
+                "torchvision",
+                "webdataset",
+                "mosaicml-streaming",
+                "zarr 3",
+                "lance",
+                "hub 2.8.5",
+            ),
             256,
             full=50_000,
-            quick=50_000,
+            quick=10_000,
+        ),
+        Scenario(
+            "B5",
+            "the B1 JPEGs streamed from moto S3 on 127.0.0.1 behind the delaying proxy, 2 workers, batch 64, shuffle",
+            "jpeg",
+            (OURS, "webdataset", "mosaicml-streaming"),
+            64,
+            full=10_000,
+            quick=2000,
+            remote=True,
         ),
         Scenario(
             "B7",
             "256x256 JPEGs into tf.data: batch 64, shuffle on, prefetch",
             "jpeg",
-            (f"{OURS} tf.data", "hub 2.8.5 tf.data"),
+            (f"{OURS} tf.data", TFRECORD, f"{TFRECORD}, INTEGER_ACCURATE", "hub 2.8.5 tf.data"),
             64,
             full=10_000,
             quick=2000,
@@ -120,7 +150,7 @@ SCENARIOS = {
             "B8",
             "time to the first shuffled batch of the B1 JPEGs (batch 64, 2 workers)",
             "jpeg",
-            (OURS, "torchvision", "hub 2.8.5"),
+            (OURS, "torchvision", "webdataset", "mosaicml-streaming", "hub 2.8.5"),
             64,
             full=10_000,
             quick=2000,
@@ -174,8 +204,12 @@ _PACKAGES = [
 class Harness:
     """Makes the data, the interpreters and each system's copy of the data, then runs rounds of one scenario."""
 
-    def __init__(self, workdir: Path, quick: bool, repeats: int, latency: float) -> None:
+    def __init__(
+        self, workdir: Path, quick: bool, repeats: int, latency: float, only: list[str], samples: int | None
+    ) -> None:
         self.workdir = workdir
+        self.only = only
+        self.samples = samples
         self.quick = quick
         self.repeats = repeats
         self.latency = latency
@@ -184,7 +218,7 @@ class Harness:
         self._interpreters: dict[str, Interpreter] = {}
         self._sources: dict[tuple[str, int], dict[str, Any]] = {}
         self._prepared: dict[tuple[str, str, int], str] = {}
-        self._count = 0
+        self._tasks = 0
 
     # ------------------------------------------------------------------ set-up
     def interpreter(self, spec: SystemSpec) -> Interpreter:
@@ -245,8 +279,8 @@ class Harness:
         interpreter = self.interpreter(spec)
         if interpreter.unavailable:
             raise RuntimeError(interpreter.unavailable)
-        self._count += 1
-        path = self.workdir / "tasks" / f"{self._count:04d}.json"
+        self._tasks += 1
+        path = self.workdir / "tasks" / f"{self._tasks:04d}.json"
         path.parent.mkdir(exist_ok=True)
         result = path.with_suffix(".result")
         defaults = {"api": spec.api, "dest": "", "batch_size": 64, "workers": 2, "seed": SEED, "max_seconds": 60}
@@ -268,11 +302,13 @@ class Harness:
         self.network += [f"{spec.name}: {attempt}" for attempt in out.get("network", [])]
         return out
 
+    def count(self, scenario: Scenario) -> int:
+        return self.samples or (scenario.quick if self.quick else scenario.full)
+
     def scenario(self, scenario: Scenario) -> dict[str, Runs]:
         """Each system's runs of ``scenario``, rounds alternating between the systems."""
-        count = scenario.quick if self.quick else scenario.full
-        source = self.source(scenario.kind, count)
-        specs = [SYSTEMS[name] for name in scenario.systems]
+        source = self.source(scenario.kind, self.count(scenario))
+        specs = [SYSTEMS[name] for name in scenario.systems if not self.only or any(o in name for o in self.only)]
         if scenario.kind == "jpeg" and scenario.max_seconds > 0:
             specs.insert(0, SYSTEMS[CEILING])
         runs = {spec.name: Runs() for spec in specs}
@@ -304,6 +340,7 @@ class Harness:
                         continue
                     if "unavailable" in result:
                         outcome.failure = result["unavailable"]
+                        print(f"  {scenario.key}: {spec.name} {outcome.failure}", flush=True)
                         continue
                     outcome.results.append(result)
                     print(f"  {scenario.key} round {round_ + 1}: {spec.name} {_brief(result)}", flush=True)
@@ -313,7 +350,33 @@ class Harness:
     @contextmanager
     def remote(self, scenario: Scenario, tasks: dict[str, dict[str, Any]]) -> Iterator[None]:
         """For a remote scenario, the prepared copies uploaded to the delayed S3 server for the time of the runs."""
-        yield
+        if not scenario.remote:
+            yield
+            return
+        with delayed_s3(self.latency) as (direct, delayed):
+            client = _s3_client(direct)
+            client.create_bucket(Bucket=BUCKET)
+            # Public like a published dataset's bucket: WebDataset reads shards over plain http.
+            policy = {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                    }
+                ]
+            }
+            client.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
+            uploaded: dict[str, list[str]] = {}
+            for task in tasks.values():
+                if task["dest"]:
+                    if task["dest"] not in uploaded:
+                        uploaded[task["dest"]] = _upload(client, Path(task["dest"]))
+                    prefix, keys = Path(task["dest"]).name, uploaded[task["dest"]]
+                    task["remote"] = {"bucket": BUCKET, "prefix": prefix, "endpoint": delayed, "creds": CREDS}
+                    task["remote"]["keys"] = keys
+            yield
 
     def check(self, scenario: Scenario, runs: dict[str, Runs], source: dict[str, Any]) -> None:
         """Note any full pass that didn't read every sample exactly as often as the source holds it."""
@@ -335,6 +398,72 @@ class Harness:
             lines = Path(source["manifest"]).read_text().splitlines()
             return sum(int(line.split("\t")[1]) for line in lines)
         return int(np.load(source["labels"]).sum())
+
+
+# ---------------------------------------------------------------------- S3
+BUCKET = "hub-bench"
+#: Dummy credentials: the benchmark talks only to its own moto server, never to AWS.
+CREDS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def delayed_s3(latency: float) -> Iterator[tuple[str, str]]:
+    """A moto S3 server on 127.0.0.1 and a delaying proxy before it, each a process of its own.
+
+    Yields the server's endpoint (for uploads) and the proxy's (for the timed reads).
+    """
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proxy = subprocess.Popen(
+        [sys.executable, str(HERE / "_proxy.py"), str(port), "--latency-ms", str(latency * 1e3)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proxy.stdout is not None
+        proxy_port = int(proxy.stdout.readline())
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the moto S3 server did not start") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{proxy_port}"
+    finally:
+        for process in (proxy, server):
+            process.terminate()
+            process.wait(30)
+
+
+def _s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, **CREDS)
+
+
+def _upload(client: Any, folder: Path) -> list[str]:
+    """Every file under ``folder`` to ``BUCKET/<folder name>/<relative path>``; returns the relative keys."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    keys = [p.relative_to(folder).as_posix() for p in files]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda p, k: client.upload_file(str(p), BUCKET, f"{folder.name}/{k}"), files, keys))
+    return keys
 
 
 def _brief(result: dict[str, Any]) -> str:
@@ -422,11 +551,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="all", help=f"comma-separated, of {', '.join(choices)}; or all")
     parser.add_argument("--quick", action="store_true", help="fewer samples and a cap per pass (<= 5 minutes)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds per scenario (median; at least 3)")
+    parser.add_argument("--systems", help="comma-separated: run only the systems whose names contain one of these")
+    parser.add_argument("--samples", type=int, help="override the scenario's sample count (for trying things out)")
     parser.add_argument("--latency-ms", type=float, default=30.0, help="delay the S3 proxy adds to each request")
     parser.add_argument("--json", type=Path, help="write the results here (default benchmarks/results/*.json)")
     parser.add_argument("--doc", type=Path, help="update the scenarios' tables in this file (full runs: docs/...)")
     args = parser.parse_args(argv)
-    wanted = list(SCENARIOS) + list(SCRIPTS) if args.scenario == "all" else args.scenario.split(",")
+    # A quick run of everything is the loader scenarios alone: the scripts' quick runs take minutes more.
+    everything = list(SCENARIOS) + ([] if args.quick else list(SCRIPTS))
+    wanted = everything if args.scenario == "all" else args.scenario.split(",")
     unknown = [key for key in wanted if key not in choices]
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(choices)}")
@@ -442,16 +575,20 @@ def main(argv: list[str] | None = None) -> int:
     info = {**machine(), "commit": _git_commit()}
     results: dict[str, Any] = {}
     sections: dict[str, str] = {}
+    speeds: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
-        harness = Harness(Path(tmp), args.quick, repeats, args.latency_ms / 1e3)
+        only = args.systems.split(",") if args.systems else []
+        harness = Harness(Path(tmp), args.quick, repeats, args.latency_ms / 1e3, only, args.samples)
         for key in keys:
             scenario = SCENARIOS[key]
-            count = scenario.quick if args.quick else scenario.full
+            count = harness.count(scenario)
             print(f"\n{key}: {scenario.title}, {count:,} samples", flush=True)
             runs = harness.scenario(scenario)
             load = load_average()
             header = (
-                f"**{key}: {scenario.title}**, {count:,} samples; median of {repeats} alternating rounds"
+                f"**{key}: {scenario.title}**, {count:,} samples"
+                + (f", {args.latency_ms:.0f} ms added per request" if scenario.remote else "")
+                + f"; median of {repeats} alternating rounds"
                 + (" (--quick)" if args.quick else "")
                 + f". {info['date']}, commit {info['commit']}, {info['nproc']} CPUs ({info['cpu']}), "
                 f"{info['memory']}; load average {info['load average at start']} at the start, {load} after {key}."
@@ -460,6 +597,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"- {spec.name}: {harness.interpreter(spec).unavailable or harness.interpreter(spec).versions}"
                 for spec in (SYSTEMS[name] for name in runs)
             ]
+            speeds[key] = runs.get(OURS, Runs()).median("samples_per_second")
+            local = speeds.get("B1") if scenario.remote else None
+            if local and speeds[key]:
+                versions.append(
+                    f"- ours streamed from the delayed S3 / ours from local disk (B1): {speeds[key] / local:.2f}x"
+                )
             sections[key] = "\n".join([header, "", table(scenario, runs), "", *versions])
             print("\n" + sections[key], flush=True)
             results[key] = {
@@ -479,7 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"machine": info, "quick": args.quick, "repeats": repeats, "scenarios": results, "notes": notes}
     json_path.write_text(json.dumps({**payload, "network_attempts": network, "seconds": elapsed}, indent=1) + "\n")
-    doc = args.doc or (None if args.quick else DOC)
+    # Only a complete full run replaces the published tables by default.
+    doc = args.doc or (None if args.quick or args.systems or args.samples else DOC)
     if doc is not None:
         for key, section in sections.items():
             write_doc(doc, key, section)
