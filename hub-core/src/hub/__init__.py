@@ -7,11 +7,13 @@ from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, 
 from hub.compression import COMPRESSIONS as compressions
 from hub.core.dataset import Dataset
 from hub.core.htypes import HTYPES
+from hub.core.links import link
 from hub.core.reading import DatasetReader, Shard
 from hub.core.samples import read
 from hub.core.tensor import Tensor
 from hub.errors import HubError
 from hub.integrations import load_integration
+from hub.transform import compose, compute
 
 __version__ = "0.1.0"
 
@@ -25,7 +27,9 @@ __all__ = [
     "Shard",
     "Tensor",
     "HubError",
+    "compose",
     "compressions",
+    "compute",
     "copy",
     "dataset",
     "deepcopy",
@@ -35,6 +39,7 @@ __all__ = [
     "exists",
     "htypes",
     "like",
+    "link",
     "load",
     "load_integration",
     "read",

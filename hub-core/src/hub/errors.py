@@ -42,6 +42,10 @@ __all__ = [
     "MergeConflictError",
     "SampleDecodeError",
     "DatasetNotShareableError",
+    "TransformError",
+    "TransformPickleError",
+    "SchedulerError",
+    "LinkedSampleError",
 ]
 
 
@@ -210,3 +214,29 @@ class SampleDecodeError(CorruptSampleError):
 
 class DatasetNotShareableError(HubError):
     """A dataset that exists only in this process (``mem://``) was sent to another process."""
+
+
+class TransformError(HubError):
+    """A transform failed on one input; ``index`` names it and ``original`` is what it raised."""
+
+    def __init__(self, message: str, index: int | None = None, original: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.original = original
+        self.__cause__ = original
+
+    def __reduce__(self) -> tuple[type[TransformError], tuple[str, int | None, BaseException | None]]:
+        # Carried across processes with its input index and original exception.
+        return (type(self), (str(self), self.index, self.original))
+
+
+class TransformPickleError(HubError, TypeError):
+    """A transform, its arguments or its inputs can't be pickled for the chosen scheduler."""
+
+
+class SchedulerError(HubError, ValueError):
+    """An unknown scheduler, or one that can't reach the dataset's storage."""
+
+
+class LinkedSampleError(HubError, OSError):
+    """A linked sample's file can't be read (missing, unreachable, no credentials) or its link is malformed."""
