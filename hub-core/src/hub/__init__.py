@@ -12,6 +12,7 @@ from hub.core.samples import read
 from hub.core.tensor import Tensor
 from hub.errors import HubError
 from hub.integrations import load_integration
+from hub.transform import compose, compute
 
 __version__ = "0.1.0"
 
@@ -23,7 +24,9 @@ __all__ = [
     "Dataset",
     "Tensor",
     "HubError",
+    "compose",
     "compressions",
+    "compute",
     "copy",
     "dataset",
     "deepcopy",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -681,6 +681,28 @@ class Dataset:
         with self._state.write(keys):
             for key in keys:
                 self._state.pop_sample(key, index)
+
+    def filter(
+        self,
+        function: Callable[[Dataset], Any],
+        num_workers: int = 0,
+        scheduler: str = "threaded",
+        progressbar: bool = True,
+        save_result: bool = False,
+        result_path: str | None = None,
+        result_ds_args: dict[str, Any] | None = None,
+    ) -> Dataset:
+        """A view of the samples for which ``function(sample)`` is true, in order.
+
+        ``function`` may be a plain function or a bound ``@hub.compute`` one; it runs on any
+        transform scheduler. ``save_result=True`` also writes the kept samples to a new dataset
+        at ``result_path`` (``result_ds_args`` go to :func:`hub.like`).
+        """
+        from hub.transform._filter import filter_dataset
+
+        return filter_dataset(
+            self, function, num_workers, scheduler, progressbar, save_result, result_path, result_ds_args
+        )
 
     def flush(self) -> None:
         """Write everything buffered to storage; the dataset on storage then holds it all."""

@@ -22,7 +22,7 @@ from hub.core.tiles import TILED, TiledSample, TileManifest, assemble
 from hub.errors import CorruptChunkError, KeyNotFoundError, SampleShapeError
 from hub.storage import Storage
 
-__all__ = ["TensorEngine", "EncodedSample", "StoredSample"]
+__all__ = ["TensorEngine", "EncodedSample", "StoredSample", "IndexPiece"]
 
 #: An encoded sample: its stored bytes and its shape.
 EncodedSample = tuple[bytes | memoryview, tuple[int, ...]]
@@ -31,6 +31,14 @@ StoredSample = tuple[bytes | memoryview | TileManifest, tuple[int, ...]]
 
 _HEADER_CACHE = 4096
 _CHUNK_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass
+class IndexPiece:
+    """Chunk index entries a transform worker wrote, numbered from 0, for the writer to stitch in."""
+
+    entries: np.ndarray  # ENTRY_DTYPE
+    keys: list[str]  # every object written for them: deleted if the piece is never stitched in
 
 
 @dataclass
@@ -309,6 +317,40 @@ class TensorEngine:
                 self._garbage.add(self.meta.index)
             self.meta.index = key
             self._dirty = False
+
+    def export_piece(self) -> IndexPiece:
+        """Write the tail chunk and hand over everything appended, as a piece another engine stitches in.
+
+        A transform worker's engine over a fresh meta (length 0) writes its chunks straight to
+        storage; only this small piece goes back to the writer.
+        """
+        self._write_tail()
+        self._drop_tail()
+        return IndexPiece(self.index.entries.copy(), self.written_keys)
+
+    @property
+    def written_keys(self) -> list[str]:
+        """Every object this engine wrote (a transform worker deletes them if its task fails)."""
+        return sorted(self._written)
+
+    def import_piece(self, piece: IndexPiece) -> None:
+        """Append a worker's samples by appending its index entries; their chunks are already stored.
+
+        The tail is closed first, so chunks written here never interleave with the worker's.
+        """
+        if not len(piece.entries):
+            return
+        self._write_tail()
+        self._drop_tail()
+        index = self.index
+        start = 0
+        for end, cid, flags in zip(
+            piece.entries["end"].tolist(), piece.entries["id"].tolist(), piece.entries["flags"].tolist(), strict=True
+        ):
+            index.append(cid, end - start, flags)
+            start = end
+        self.meta.length += start
+        self._dirty = True
 
     def collect_garbage(self) -> None:
         """Delete objects no published metadata names any more (call after publishing)."""
