@@ -118,11 +118,13 @@ class TensorEngine:
         return chunk_key(self.meta.id, cid)
 
     def _put(self, key: str, data: bytes | ChunkBuilder) -> None:
+        # Recorded first: an interrupt (a cancelled transform task) between the write and the record
+        # would leave an object its writer does not know to delete.
+        self._written.add(key)
         if isinstance(data, ChunkBuilder):  # written as header + body, without joining them
             self.storage.set_parts(key, data.parts(lz4=self.meta.chunk_compression == "lz4"))
         else:
             self.storage.set(key, data)
-        self._written.add(key)
 
     def _discard(self, key: str, first_sample: int) -> None:
         """Mark an object no longer named by this node for deletion, unless a commit may name it.
