@@ -58,6 +58,7 @@ def tests_core(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff on everything, mypy on the packages' public code."""
     session.install(*LINT_DEPS)
+    session.install(TORCH_CPU)  # mypy checks hub-torch against torch's own types
     session.install("-e", CORE, "--no-deps")
     session.install("numpy", "google-cloud-storage", "tqdm", "pillow", "lz4", "boto3")
     session.run("ruff", "check", ".")
@@ -79,5 +80,5 @@ def bench(session: nox.Session) -> None:
     session.install(TORCH_CPU)
     session.install(CORE, TORCH, TENSORFLOW, *BENCH_DEPS)
     session.run("python", "benchmarks/run.py", *session.posargs)
-    for script in ("transform.py", "media.py"):  # not (yet) scenarios of run.py
+    for script in ("transform.py", "media.py"):  # not yet scenarios of run.py
         session.run("python", f"benchmarks/{script}", *session.posargs)

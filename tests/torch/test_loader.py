@@ -78,7 +78,7 @@ def test_shuffle_quality_with_a_buffer_of_a_few_chunks(tmp_path: Any) -> None:
     order = np.concatenate(batches)
     assert sorted(order.tolist()) == list(range(8000))
     assert abs(_spearman(order, np.arange(len(order)))) < 0.1
-    # A batch mixes samples from far apart in storage, although the buffer started with two chunks of 32 samples.
+    # A batch mixes samples from far apart in storage, although the buffer started with one chunk of 32 samples.
     assert np.median([b.max() - b.min() for b in batches]) > 1000
 
 

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from hub.core.reading import (
-    Allocator,
-    ChunkFetcher,
-    ChunkGroup,
-    DatasetReader,
-    ErrorPolicy,
-    SampleDecoder,
-    Shard,
-    epoch_schedule,
-    register_sample_decoder,
-)
+from hub.core.decoding import SampleDecoder, register_decoder
+from hub.core.reading import Allocator, ChunkFetcher, ChunkGroup, DatasetReader, ErrorPolicy, Shard, epoch_schedule
 
 __all__ = [
     "Allocator",
@@ -23,5 +14,5 @@ __all__ = [
     "SampleDecoder",
     "Shard",
     "epoch_schedule",
-    "register_sample_decoder",
+    "register_decoder",
 ]

@@ -239,12 +239,15 @@ class HubIterableDataset(IterableDataset[Any]):
             value = batch[name]
             meta = self.reader.meta(name)
             if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
-                if not self.pad_tensors:
+                if all(v.shape == value[0].shape for v in value):  # decoded one by one (media, links), one shape
+                    value = np.stack(value)
+                elif not self.pad_tensors:
                     raise DynamicShapeError(
                         f"Samples of tensor {name!r} in one batch have different shapes; pass pad_tensors=True to pad "
                         "them, a collate_fn to combine them, or a transform that gives them one shape."
                     )
-                value = pad_stack(value, name)
+                else:
+                    value = pad_stack(value, name)
             out[name] = to_torch(value, meta, allocator)
         if self.as_tuple:
             return tuple(out[n] for n in self.names)

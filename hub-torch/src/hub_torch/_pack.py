@@ -39,7 +39,9 @@ class ArenaAllocator:
         self.plain = plain  # dtypes converted after decoding anyway: not worth shared memory
         self.arenas: list[torch.Tensor] = []
         self._free: dict[tuple[tuple[int, ...], str], tuple[int, int]] = {}  # (shape, dtype) -> (arena, next row)
-        self._slots: dict[int, tuple[str, int, int, int]] = {}
+        # id -> (the view, its slot). The view is kept so that its id can't be reused by another array
+        # (a stacked or converted batch) before the pack is sent, which would then pass for this slot.
+        self._slots: dict[int, tuple[np.ndarray, tuple[str, int, int, int]]] = {}
 
     def __call__(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         if dtype.hasobject or dtype in self.plain:
@@ -57,12 +59,13 @@ class ArenaAllocator:
             arena, row = len(self.arenas) - 1, 0
         self._free[key] = (arena, row + n)
         view: np.ndarray = self.arenas[arena][row : row + n].numpy()
-        self._slots[id(view)] = (_SLOT, arena, row, row + n)
+        self._slots[id(view)] = (view, (_SLOT, arena, row, row + n))
         return view
 
     def slot(self, array: np.ndarray) -> tuple[str, int, int, int] | None:
         """Where ``array`` lies, if this allocator made it."""
-        return self._slots.get(id(array))
+        entry = self._slots.get(id(array))
+        return entry[1] if entry is not None and entry[0] is array else None
 
     def pack(self, batches: list[Any]) -> dict[str, Any]:
         """The message for ``batches`` (whose arrays from this allocator were replaced by their slots); resets."""

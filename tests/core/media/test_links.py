@@ -18,6 +18,7 @@ import hub
 from hub.errors import LinkedSampleError, SampleDtypeError, TensorMetaError
 from hub.storage import storage_from_url
 from tests.core.media._make import decode_video, mem_url, moving_frames, write_video
+from tests.core.media.link_transforms import link_objects
 from tests.core.servers_gcs import GCSBucketUrl
 from tests.core.servers_s3 import S3BucketUrl
 
@@ -143,6 +144,26 @@ def test_s3_links_use_populated_credentials(
         reopened.populate_creds("other", creds)
     with pytest.raises(LinkedSampleError, match=r"nothing\.png"):
         reopened.images.append(hub.link(f"s3://{bucket}/raw/nothing.png", creds_key="lake"))
+
+
+@pytest.mark.parametrize("scheduler", ["threaded", "processed"])
+def test_transforms_append_links_with_the_output_datasets_credentials(
+    scheduler: str, pictures: list[Path], s3_bucket_url: S3BucketUrl, s3_server: str, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_url.url.split("/")[2]
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    for i, path in enumerate(pictures):
+        client.put_object(Bucket=bucket, Key=f"raw/p{i}.png", Body=path.read_bytes())
+    client.close()
+    ds = hub.empty(tmp_path / "ds")
+    ds.create_tensor("images", htype="link[image]")
+    ds.add_creds_key("lake")
+    ds.populate_creds("lake", {"endpoint_url": s3_server})
+    link_objects(bucket=bucket).eval(
+        [f"p{i}.png" for i in range(3)], ds, scheduler=scheduler, num_workers=2, progressbar=False
+    )
+    assert [tuple(s) for s in ds.images.shapes()] == [(20, 30, 3), (21, 30, 3), (22, 30, 3)]
+    np.testing.assert_array_equal(ds.images[2].numpy(), _image(2, 22, 30))
 
 
 def test_gcs_links(pictures: list[Path], gcs_bucket_url: GCSBucketUrl) -> None:

@@ -188,8 +188,16 @@ from hub.transform import SkippedSamplesWarning
 from tests.core.transform import transforms as tf
 import hub
 ds = hub.load(sys.argv[1])
-tf.slow(seconds=0.2).eval(range(40), ds, num_workers=2, scheduler="processed", progressbar=False)
+tf.slow(seconds=0.2, pid_dir=sys.argv[2]).eval(range(40), ds, num_workers=2, scheduler="processed", progressbar=False)
 """
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
 
 
 def test_a_killed_run_leaves_the_previous_flushed_state(tmp_path: Path) -> None:
@@ -199,11 +207,21 @@ def test_a_killed_run_leaves_the_previous_flushed_state(tmp_path: Path) -> None:
     before = stored(ds)
     ds.close()
     root = Path(__file__).resolve().parents[3]
-    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, path], cwd=root)
-    time.sleep(4)  # workers started and writing chunks
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, path, str(pids)], cwd=root)
+    deadline = time.monotonic() + 120
+    while len(list(pids.iterdir())) < 2 and run.poll() is None:  # both workers are writing
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     run.kill()
     run.wait()
     assert stored(hub.load(path, read_only=True)) == before
+    # The orphaned workers stop too (after deleting what they wrote) instead of waiting forever.
+    workers = [int(p.name) for p in pids.iterdir()]
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline + 60, "worker processes outlived their killed parent"
+        time.sleep(0.2)
 
 
 def test_a_dead_worker_process_is_an_error_and_changes_nothing(tmp_path: Path) -> None:

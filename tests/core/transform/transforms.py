@@ -69,8 +69,9 @@ def interrupt_at(i: Any, samples_out: Any, at: int) -> None:
 
 
 @hub.compute
-def slow(i: Any, samples_out: Any, seconds: float) -> None:
-    """``fan_out`` with a pause per input, so that a run can be killed midway."""
+def slow(i: Any, samples_out: Any, seconds: float, pid_dir: str) -> None:
+    """``fan_out`` with a pause per input, so that a run can be killed midway; notes its process id in ``pid_dir``."""
+    open(os.path.join(pid_dir, str(os.getpid())), "w").close()
     time.sleep(seconds)
     fan_out.func(i, samples_out)
 

@@ -22,10 +22,8 @@ import numpy as np
 
 from hub.core.chunk import ChunkHeader, read_chunk
 from hub.core.chunk_index import ChunkIndex, chunk_key
-from hub.core.decoding import htype_family
-from hub.core.htypes import OBJECT_HTYPES
+from hub.core.decoding import ArrayDecoder, SampleDecoder, decoder_for
 from hub.core.meta import TensorMeta
-from hub.core.samples import decode_sample
 from hub.core.selection import Selection
 from hub.core.tiles import TILED, TileManifest
 from hub.errors import (
@@ -46,26 +44,15 @@ __all__ = [
     "ChunkGroup",
     "ChunkFetcher",
     "DatasetReader",
-    "SampleDecoder",
     "Allocator",
     "ErrorPolicy",
-    "register_sample_decoder",
     "epoch_schedule",
 ]
 
-#: Decodes one stored sample of a tensor: (tensor meta, stored bytes, recorded shape) -> value.
-SampleDecoder = Callable[[TensorMeta, memoryview, tuple[int, ...]], Any]
 #: Makes the array a batch is decoded into, given its shape and dtype (a loader passes shared memory).
 Allocator = Callable[[tuple[int, ...], np.dtype], np.ndarray]
 #: What to do with a sample that fails to decode: raise, skip it, or call a handler (which may raise).
 ErrorPolicy = Literal["raise", "skip"] | Callable[[SampleDecodeError], None]
-
-_DECODERS: dict[str, SampleDecoder] = {}
-
-
-def register_sample_decoder(htype: str, decoder: SampleDecoder) -> None:
-    """Decode samples of ``htype`` with ``decoder`` in every reader (video, audio, links... plug in here)."""
-    _DECODERS[htype] = decoder
 
 
 @dataclass(frozen=True)
@@ -107,6 +94,7 @@ class _TensorPlan:
     key: str  # full key in the dataset
     meta: TensorMeta
     index: ChunkIndex
+    decoder: SampleDecoder  # the tensor's htype decoder (hub.core.decoding): arrays, text, links, sequences...
 
 
 class DatasetReader:
@@ -198,7 +186,8 @@ class DatasetReader:
             for name in self.tensors:
                 key = f"{self._group}/{name}" if self._group else name
                 engine = ds._state.engine(key)
-                plans[name] = _TensorPlan(name, key, engine.meta, engine.index)
+                decoder = decoder_for(engine.meta, ds._state.links)
+                plans[name] = _TensorPlan(name, key, engine.meta, engine.index, decoder)
             self._plans = plans
         return self._plans
 
@@ -318,10 +307,8 @@ class DatasetReader:
         local = glob - starts
         ids = index.entries["id"][entries]
         tiled = (index.entries["flags"][entries] & TILED) != 0
-        # Only plain arrays are stored as their raw bytes; link records and packed sequences are decoded per sample.
-        array = htype_family(meta.htype) == "array"
-        decodable = name not in self._tobytes and array and meta.htype not in _DECODERS
-        if decodable and meta.sample_compression is None and not tiled.any():
+        plain = name not in self._tobytes and type(plan.decoder) is ArrayDecoder
+        if plain and meta.sample_compression is None and not tiled.any():
             batch = self._gather_raw(plan, ids, local, chunk, alloc)
             if batch is not None:
                 return batch
@@ -393,34 +380,32 @@ class DatasetReader:
     ) -> Any:
         meta = plan.meta
         engine = self.dataset._state.engine(plan.key)
+        decoder = plan.decoder
         if plan.name in self._tobytes:
             if any(isinstance(d, TileManifest) for d, _ in stored):
                 raise CorruptSampleError(f"Tensor {plan.name!r} has samples stored as tiles, with no stored file.")
-            return [bytes(d) for d, _ in stored]  # type: ignore[arg-type]
-        decoder = _DECODERS.get(meta.htype)
+            return [decoder.file_bytes(d, s) for d, s in stored]  # type: ignore[arg-type]
+        array = type(decoder) is ArrayDecoder
 
         def one(i: int, out: np.ndarray | None = None) -> Any:
             data, shape = stored[i]
             with _sample_errors(plan.name, int(glob[i])):
                 if isinstance(data, TileManifest):
-                    value = engine.read_tiled(data, (), lambda d, s: decode_sample(meta, d, s))
-                elif decoder is not None:
-                    value = decoder(meta, data, shape)
-                elif out is not None and meta.sample_compression is not None:
+                    value = engine.read_tiled(data, (), decoder.decode)
+                elif out is not None and array and meta.sample_compression is not None:
                     from hub.compression import get_codec
 
                     get_codec(meta.sample_compression).decode_into(data, out, dtype=meta.dtype)
                     return out
                 else:
-                    value = decode_sample(meta, data, shape)
+                    value = decoder.decode(data, shape)
                 if out is not None:
                     out[...] = value
                     return out
                 return value
 
         shapes = {s for _, s in stored}
-        array_like = decoder is None and meta.htype not in OBJECT_HTYPES and meta.dtype is not None
-        if array_like and len(shapes) == 1 and stored:
+        if array and meta.dtype is not None and len(shapes) == 1 and stored:
             out = _allocate(alloc, (len(stored), *stored[0][1]), np.dtype(meta.dtype))
             for i in range(len(stored)):
                 one(i, out[i])
@@ -531,7 +516,7 @@ def epoch_schedule(
     """The batches of one worker's epoch, as indices into its groups' concatenated samples.
 
     Without ``rng``, in order. With it, through a shuffle buffer: groups enter in order, the buffer starts as
-    soon as it holds two groups (or a batch) and grows by a batch per batch served up to ``capacity`` samples,
+    soon as it holds one group (or a batch) and grows by a batch per batch served up to ``capacity`` samples,
     and each batch is drawn uniformly from what it holds (its samples then put in storage order). Only sizes are
     needed, so a resumed worker recomputes the same stream without reading anything.
     """
@@ -539,7 +524,7 @@ def epoch_schedule(
     if rng is None:
         return [np.arange(s, min(s + batch_size, total)) for s in range(0, total, batch_size)]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    start = int(sizes[:2].sum()) if len(sizes) else 0
+    start = int(sizes[0]) if len(sizes) else 0
     target = min(max(capacity, batch_size), max(start, batch_size))
     buffer = np.zeros(0, dtype=np.int64)
     entered = 0

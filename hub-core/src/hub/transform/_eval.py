@@ -78,6 +78,8 @@ def run_eval(
         skip_ok,
         ignore_errors,
         storage=state.storage,
+        creds_keys=list(state.meta.creds_keys),
+        link_creds=dict(state.links.creds),
     )
     tasks = split(items, 1 if scheduler == "serial" else num_workers * TASKS_PER_WORKER, scheduler == "threaded")
     check_picklable(scheduler, job, tasks)

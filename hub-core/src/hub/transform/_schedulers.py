@@ -7,9 +7,11 @@ caller can clean up after a failure or an interrupt) and stops early at the firs
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -95,10 +97,24 @@ def _threaded(job: Work, tasks: list[Task], num_workers: int, progress: Progress
 _CANCEL: Any = None  # in a worker process: the event the parent sets to stop every task early
 
 
-def _init_worker(cancel: Any) -> None:
+#: How long a worker whose parent died gives its task to delete what it wrote before exiting.
+_ORPHAN_GRACE = 5.0
+
+
+def _init_worker(cancel: Any, parent: int) -> None:
     global _CANCEL
     _CANCEL = cancel
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="hub-parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker outlives a killed parent otherwise, waiting forever for tasks no one will send."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    _CANCEL.set()  # the running task stops at its next input and deletes what it wrote
+    time.sleep(_ORPHAN_GRACE)
+    os._exit(1)
 
 
 def _process_task(job: Work, task: Task) -> TaskResult:
@@ -121,7 +137,7 @@ def _processed(job: Work, tasks: list[Task], num_workers: int, progress: Progres
     shipped = job.shipped()
     failure: BaseException | None = None
     with ProcessPoolExecutor(
-        min(num_workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(cancel,)
+        min(num_workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(cancel, os.getpid())
     ) as pool:
         futures = [pool.submit(_process_task, shipped, task) for task in tasks]
         pending = set(futures)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.core.engine import IndexPiece, TensorEngine
+from hub.core.links import LinkResolver
 from hub.core.meta import TensorMeta, ids_key, new_sample_ids
 from hub.core.samples import SampleEncoder
 from hub.errors import TensorNotFoundError, TransformError
@@ -49,6 +50,9 @@ class Job:
     storage: Storage | None = None
     #: Whether the task runs in another process: errors then carry the worker's traceback as text.
     remote: bool = False
+    #: The output dataset's creds keys and the credentials populated for them, for links the transform appends.
+    creds_keys: list[str] = field(default_factory=list)
+    link_creds: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, task: Task, progress: Callable[[int], None] | None = None) -> TaskResult:
         return run_task(self, task, progress)
@@ -67,6 +71,8 @@ class Job:
             self.ignore_errors,
             None,
             True,
+            self.creds_keys,
+            self.link_creds,
         )
 
     def names(self) -> frozenset[str]:
@@ -121,7 +127,8 @@ class _Writer:
         self.job = job
         self.metas = {k: fresh_meta(m) for k, m in job.metas.items()}
         self.engines = {k: TensorEngine(storage, m) for k, m in self.metas.items()}
-        self.encoders = {k: SampleEncoder(k, m) for k, m in self.metas.items()}
+        links = LinkResolver(list(job.creds_keys), job.link_creds)
+        self.encoders = {k: SampleEncoder(k, m, links) for k, m in self.metas.items()}
         for key, meta in job.id_metas.items():
             self.engines[ids_key(job.metas[key].id)] = TensorEngine(storage, fresh_meta(meta))
 
