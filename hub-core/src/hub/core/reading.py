@@ -312,7 +312,10 @@ class DatasetReader:
             batch = self._gather_raw(plan, ids, local, chunk, alloc)
             if batch is not None:
                 return batch
-        if name in self._tobytes and not tiled.any():
+        # Where a sample's file is its stored bytes (not a link's target, nor an item of a sequence): slice chunks.
+        kind = type(plan.decoder)
+        verbatim = kind is ArrayDecoder or kind.file_bytes is SampleDecoder.file_bytes
+        if name in self._tobytes and verbatim and not tiled.any():
             return _stored_bytes(meta, ids, local, chunk)
         stored: list[tuple[memoryview | TileManifest, tuple[int, ...]]] = []
         for i in range(len(glob)):
