@@ -10,7 +10,9 @@ import nox
 nox.options.sessions = ["lint", "tests_core", "tests"]
 nox.options.error_on_missing_interpreters = True
 
-CORE = "./hub-core[gcp]"
+CORE = "./hub-core[gcp,av]"
+# The tests run transforms on a real local Ray and a two-node Ray cluster on 127.0.0.1.
+CORE_TESTS = "./hub-core[gcp,av,ray]"
 TORCH = "./hub-torch"
 TENSORFLOW = "./hub-tensorflow[cpu]"
 # The CPU build of torch; a bare "torch" would pull several GB of CUDA libraries.
@@ -31,14 +33,14 @@ LINT_DEPS = ["ruff==0.17.5", "mypy==2.4.1", "boto3-stubs[s3]", "types-tqdm", "py
 def tests(session: nox.Session) -> None:
     """The whole suite, with all three packages installed."""
     session.install(TORCH_CPU)
-    session.install(CORE, TORCH, TENSORFLOW, *TEST_DEPS, "scikit-image")
+    session.install(CORE_TESTS, TORCH, TENSORFLOW, *TEST_DEPS, "scikit-image")
     session.run("pytest", "tests", *session.posargs)
 
 
 @nox.session
 def tests_core(session: nox.Session) -> None:
     """hub-core's tests alone, in an environment without torch or tensorflow."""
-    session.install(CORE, *TEST_DEPS)
+    session.install(CORE_TESTS, *TEST_DEPS)
     session.run(
         "python",
         "-c",

@@ -42,7 +42,13 @@ TFRECORD = "TFRecord + tf.io.decode_jpeg"
 TORCH_CPU = "torch==2.13.0"
 TORCH_PYPI = ["torch===2.13.0", "torchvision==0.28.0"]
 #: The older scripts, run as they are by ``--scenario NAME``.
-SCRIPTS = {"storage": "storage.py", "format": "format.py", "versioning": "versioning.py"}
+SCRIPTS = {
+    "storage": "storage.py",
+    "format": "format.py",
+    "versioning": "versioning.py",
+    "transform": "transform.py",
+    "media": "media.py",
+}
 
 
 @dataclass(frozen=True)

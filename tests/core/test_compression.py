@@ -63,17 +63,30 @@ def images(mode: str) -> st.SearchStrategy[np.ndarray[Any, Any]]:
     return hnp.arrays(dtype, shapes)
 
 
+#: Codecs of still images and bytes; audio and video have their own tests (tests/core/media).
+STILL = (*hc.IMAGE_COMPRESSIONS, *hc.BYTE_COMPRESSIONS)
+
+
 # ---------------------------------------------------------------------------------------------------- registry
 
 
 def test_compressions_lists_canonical_names() -> None:
-    assert hc.COMPRESSIONS == ("jpeg", "png", "webp", "bmp", "gif", "tiff", "jpeg2000", "lz4")
     assert hc.IMAGE_COMPRESSIONS == ("jpeg", "png", "webp", "bmp", "gif", "tiff", "jpeg2000")
     assert hc.BYTE_COMPRESSIONS == ("lz4",)
+    assert hc.VIDEO_COMPRESSIONS == ("mp4", "mkv", "avi", "webm")
+    assert hc.AUDIO_COMPRESSIONS == ("wav", "flac", "mp3", "aac", "ogg")
+    assert (
+        *hc.IMAGE_COMPRESSIONS,
+        *hc.BYTE_COMPRESSIONS,
+        *hc.VIDEO_COMPRESSIONS,
+        *hc.AUDIO_COMPRESSIONS,
+    ) == hc.COMPRESSIONS
+    kinds = {"lz4": "bytes", **dict.fromkeys(hc.VIDEO_COMPRESSIONS, "video")}
+    kinds.update(dict.fromkeys(hc.AUDIO_COMPRESSIONS, "audio"))
     for name in hc.COMPRESSIONS:
         codec = hc.get_codec(name)
         assert codec.name == name
-        assert codec.kind == ("bytes" if name == "lz4" else "image")
+        assert codec.kind == kinds.get(name, "image")
 
 
 @pytest.mark.parametrize(
@@ -98,7 +111,9 @@ def test_unknown_names_list_the_valid_ones(name: Any) -> None:
 
 
 def test_lossy_flags() -> None:
-    assert {name for name in hc.COMPRESSIONS if hc.get_codec(name).lossy} == {"jpeg", "webp", "gif"}
+    lossless_media = {"wav", "flac"}
+    media = {*hc.VIDEO_COMPRESSIONS, *hc.AUDIO_COMPRESSIONS} - lossless_media
+    assert {name for name in hc.COMPRESSIONS if hc.get_codec(name).lossy} == {"jpeg", "webp", "gif", *media}
     assert not hc.WebpCodec(lossless=True).lossy
 
 
@@ -446,7 +461,7 @@ def test_jpeg2000_codestream_without_container() -> None:
     assert codec.read_shape(encoded) == (20, 24, 3)
 
 
-@pytest.mark.parametrize("name", hc.COMPRESSIONS)
+@pytest.mark.parametrize("name", STILL)
 def test_read_shape_matches_decode(name: str) -> None:
     codec = hc.get_codec(name)
     modes = getattr(codec, "encode_modes", ("RGB",))
@@ -515,7 +530,7 @@ def _valid(name: str) -> bytes:
     return codec.encode(smooth_image(30, 40, 3 if "RGB" in getattr(codec, "encode_modes", ()) else None))
 
 
-@pytest.mark.parametrize("name", hc.COMPRESSIONS)
+@pytest.mark.parametrize("name", STILL)
 def test_truncated_data_is_corrupt(name: str) -> None:
     valid = _valid(name)
     hc.verify(valid, name)
@@ -531,7 +546,7 @@ def test_truncated_data_is_corrupt(name: str) -> None:
             hc.get_codec(name).read_shape(valid[:length])
 
 
-@pytest.mark.parametrize("name", hc.COMPRESSIONS)
+@pytest.mark.parametrize("name", STILL)
 def test_garbage_and_other_formats_are_corrupt(name: str) -> None:
     codec = hc.get_codec(name)
     garbage = np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()
@@ -556,7 +571,7 @@ def test_corrupt_header_fails_read_shape(name: str) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
-@pytest.mark.parametrize("name", hc.COMPRESSIONS)
+@pytest.mark.parametrize("name", STILL)
 def test_damaged_data_never_raises_a_foreign_error(name: str, data: st.DataObject) -> None:
     damaged = bytearray(_valid(name))
     for _ in range(data.draw(st.integers(1, 8))):
@@ -638,7 +653,7 @@ SNIFF_EXPECTED = {
     "mp3 with a truncated ID3 tag": "mp3",
     "mp3 frame": "mp3",
     "aac (ADTS)": "aac",
-    "m4a": "mp4",
+    "m4a": "aac",  # by its brand: AAC audio, decoded by the aac codec
     "mov": "mp4",
 }
 
@@ -764,7 +779,7 @@ def test_lz4_sample_with_a_wrong_recorded_shape_is_corrupt() -> None:
 # ------------------------------------------------------------------------------------ region and batch decoding
 
 
-@pytest.mark.parametrize("name", hc.COMPRESSIONS)
+@pytest.mark.parametrize("name", STILL)
 def test_decode_region_is_a_compact_crop(name: str) -> None:
     codec = hc.get_codec(name)
     encoded = _valid(name)

@@ -7,10 +7,12 @@ from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, 
 from hub.compression import COMPRESSIONS as compressions
 from hub.core.dataset import Dataset
 from hub.core.htypes import HTYPES
+from hub.core.links import link
 from hub.core.samples import read
 from hub.core.tensor import Tensor
 from hub.errors import HubError
 from hub.integrations import load_integration
+from hub.transform import compose, compute
 
 __version__ = "0.1.0"
 
@@ -22,7 +24,9 @@ __all__ = [
     "Dataset",
     "Tensor",
     "HubError",
+    "compose",
     "compressions",
+    "compute",
     "copy",
     "dataset",
     "deepcopy",
@@ -32,6 +36,7 @@ __all__ = [
     "exists",
     "htypes",
     "like",
+    "link",
     "load",
     "load_integration",
     "read",

@@ -40,6 +40,10 @@ __all__ = [
     "EmptyCommitError",
     "CommitConflictError",
     "MergeConflictError",
+    "TransformError",
+    "TransformPickleError",
+    "SchedulerError",
+    "LinkedSampleError",
 ]
 
 
@@ -185,3 +189,29 @@ class CommitConflictError(VersionControlError):
 
 class MergeConflictError(VersionControlError):
     """Samples changed on both branches; choose a conflict_resolution."""
+
+
+class TransformError(HubError):
+    """A transform failed on one input; ``index`` names it and ``original`` is what it raised."""
+
+    def __init__(self, message: str, index: int | None = None, original: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.original = original
+        self.__cause__ = original
+
+    def __reduce__(self) -> tuple[type[TransformError], tuple[str, int | None, BaseException | None]]:
+        # Carried across processes with its input index and original exception.
+        return (type(self), (str(self), self.index, self.original))
+
+
+class TransformPickleError(HubError, TypeError):
+    """A transform, its arguments or its inputs can't be pickled for the chosen scheduler."""
+
+
+class SchedulerError(HubError, ValueError):
+    """An unknown scheduler, or one that can't reach the dataset's storage."""
+
+
+class LinkedSampleError(HubError, OSError):
+    """A linked sample's file can't be read (missing, unreachable, no credentials) or its link is malformed."""

@@ -6,11 +6,27 @@ writable numpy arrays, and every failure is a :class:`hub.errors.HubError`: ``Un
 name, ``SampleCompressionError`` for an array a format cannot hold, ``CorruptSampleError`` for bad bytes.
 
 Decoded image shapes (see :class:`PillowCodec`): HxW for gray (uint8, or uint16 for 16-bit), HxWx3 uint8 for color,
-HxWx4 uint8 for color or gray with alpha.
+HxWx4 uint8 for color or gray with alpha. Video decodes to (frames, H, W, 3) uint8 and audio to (samples, channels)
+float32 (see :mod:`hub.compression._av`).
 """
 
 from __future__ import annotations
 
+from hub.compression._av import (
+    AacCodec,
+    AudioCodec,
+    AviCodec,
+    DecodedFrames,
+    FlacCodec,
+    MediaCodec,
+    MkvCodec,
+    Mp3Codec,
+    Mp4Codec,
+    OggCodec,
+    VideoCodec,
+    WavCodec,
+    WebmCodec,
+)
 from hub.compression._base import ByteCodec, BytesLike, Codec, Kind, SampleHeader, Shape
 from hub.compression._jpeg import JpegCodec
 from hub.compression._lz4 import Lz4Codec
@@ -30,6 +46,8 @@ __all__ = [
     "COMPRESSIONS",
     "IMAGE_COMPRESSIONS",
     "BYTE_COMPRESSIONS",
+    "AUDIO_COMPRESSIONS",
+    "VIDEO_COMPRESSIONS",
     "Codec",
     "ByteCodec",
     "PillowCodec",
@@ -45,6 +63,19 @@ __all__ = [
     "TiffCodec",
     "Jpeg2000Codec",
     "Lz4Codec",
+    "MediaCodec",
+    "VideoCodec",
+    "AudioCodec",
+    "DecodedFrames",
+    "Mp4Codec",
+    "MkvCodec",
+    "AviCodec",
+    "WebmCodec",
+    "WavCodec",
+    "FlacCodec",
+    "Mp3Codec",
+    "AacCodec",
+    "OggCodec",
     "get_codec",
     "register_codec",
     "registered_compressions",
@@ -59,5 +90,8 @@ __all__ = [
 COMPRESSIONS: tuple[str, ...] = registered_compressions()
 #: Those usable as ``sample_compression`` of images.
 IMAGE_COMPRESSIONS: tuple[str, ...] = registered_compressions("image")
+#: Those usable as ``sample_compression`` of audio and of video.
+AUDIO_COMPRESSIONS: tuple[str, ...] = registered_compressions("audio")
+VIDEO_COMPRESSIONS: tuple[str, ...] = registered_compressions("video")
 #: Those usable as ``chunk_compression`` (and as ``sample_compression`` of any dtype).
 BYTE_COMPRESSIONS: tuple[str, ...] = registered_compressions("bytes")

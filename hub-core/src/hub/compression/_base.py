@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from hub.errors import CorruptSampleError, SampleCompressionError
+from hub.errors import CorruptSampleError, DatasetIndexError, SampleCompressionError
 
 __all__ = ["BytesLike", "ByteCodec", "Codec", "Kind", "SampleHeader", "Shape", "conform", "corrupt_sample_errors"]
 
@@ -34,7 +34,7 @@ def corrupt_sample_errors(codec: str, action: str = "decode") -> Iterator[None]:
     """Turn any error a decoder raises on bad bytes into a :class:`CorruptSampleError` naming ``codec``."""
     try:
         yield
-    except CorruptSampleError:
+    except (CorruptSampleError, DatasetIndexError):
         raise
     # Decoders of untrusted bytes (Pillow's plugins above all) raise many kinds of error on bad input;
     # the caller needs one, and the original stays chained as the cause.
@@ -56,6 +56,9 @@ class Codec(ABC):
     kind: ClassVar[Kind]
     #: Whether :meth:`encode` may change values: decoding its output may not give the input back.
     lossy: bool = False
+    #: Other sniffed formats (see ``sniff_compression``) whose files this codec decodes as they are: an m4a file
+    #: sniffs as "mp4" but is AAC audio.
+    reads: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def encode(self, array: npt.ArrayLike) -> bytes:
@@ -94,6 +97,25 @@ class Codec(ABC):
         This default decodes everything; a codec that can decode part of a sample overrides it.
         """
         return np.ascontiguousarray(self.decode(data, shape=shape, dtype=dtype)[rows, cols])
+
+    def decode_subscript(
+        self,
+        data: BytesLike,
+        subscript: tuple[Any, ...],
+        *,
+        shape: Shape | None = None,
+        dtype: npt.DTypeLike | None = None,
+    ) -> np.ndarray[Any, Any]:
+        """``decode(data)[subscript]`` as a compact copy; a codec that can decode part of a sample overrides it
+        (video decodes only the frames a subscript picks)."""
+        array = self.decode(data, shape=shape, dtype=dtype)
+        return np.ascontiguousarray(array[subscript]) if subscript else array
+
+    def sample_info(self, data: BytesLike) -> dict[str, Any]:
+        """What the stored file says about itself (format, shape, and per codec family: image mode and EXIF,
+        audio sample rate and duration, video fps, duration and codec), from its header where possible."""
+        header = self.read_header(data)
+        return {"format": self.name, "shape": list(header.shape), "dtype": header.dtype.name}
 
     def verify(self, data: BytesLike) -> None:
         """Decode fully, raising :class:`CorruptSampleError` if ``data`` is not a valid sample of this codec."""

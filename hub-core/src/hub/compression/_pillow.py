@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import ExifTags, Image
 
 from hub.compression._base import BytesLike, Codec, Kind, SampleHeader, Shape, conform, corrupt_sample_errors
 from hub.errors import CorruptSampleError, SampleCompressionError
@@ -36,6 +36,20 @@ _LAYOUTS = {"L": "uint8 HxW or HxWx1", "RGB": "uint8 HxWx3", "RGBA": "uint8 HxWx
 _PNG_END = b"IEND\xaeB`\x82"
 
 _RGBA_MODES = frozenset({"RGBA", "LA", "La", "PA", "RGBa"})
+
+
+def _plain(value: Any) -> Any:
+    """An EXIF value as JSON-friendly Python: bytes as hex, rationals as floats, tuples as lists."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, str, float)) or value is None:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _gray_palette(im: Image.Image) -> bool:
@@ -169,6 +183,19 @@ class PillowCodec(Codec):
     def read_header(self, data: BytesLike) -> SampleHeader:
         with corrupt_sample_errors(self.name, "read the header of"), self.open(data) as im:
             return _header_of(im)
+
+    def sample_info(self, data: BytesLike) -> dict[str, Any]:
+        with corrupt_sample_errors(self.name, "read the header of"), self.open(data) as im:
+            header = _header_of(im)
+            exif = {ExifTags.TAGS.get(tag, str(tag)): _plain(value) for tag, value in im.getexif().items()}
+            return {
+                "format": self.name,
+                "shape": list(header.shape),
+                "dtype": header.dtype.name,
+                "size": list(im.size),
+                "mode": im.mode,
+                "exif": exif,
+            }
 
 
 class PngCodec(PillowCodec):

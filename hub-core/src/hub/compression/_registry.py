@@ -12,6 +12,17 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from hub.compression._av import (
+    AacCodec,
+    AviCodec,
+    FlacCodec,
+    MkvCodec,
+    Mp3Codec,
+    Mp4Codec,
+    OggCodec,
+    WavCodec,
+    WebmCodec,
+)
 from hub.compression._base import ByteCodec, BytesLike, Codec, Kind, Shape
 from hub.compression._jpeg import JpegCodec
 from hub.compression._lz4 import Lz4Codec
@@ -37,6 +48,15 @@ _BUILTIN: tuple[type[Codec], ...] = (
     TiffCodec,
     Jpeg2000Codec,
     Lz4Codec,
+    Mp4Codec,
+    MkvCodec,
+    AviCodec,
+    WebmCodec,
+    WavCodec,
+    FlacCodec,
+    Mp3Codec,
+    AacCodec,
+    OggCodec,
 )
 
 _CODECS: dict[str, type[Codec]] = {}

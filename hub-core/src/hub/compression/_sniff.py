@@ -12,6 +12,8 @@ _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and B
 _BMP_HEADER_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
 #: ISO base media brands of still images (HEIF, AVIF): an "ftyp" box that is not a movie.
 _IMAGE_BRANDS = frozenset({b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+#: ISO base media brands of audio-only files (m4a, audiobooks): AAC, not a movie.
+_AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P "})
 _RIFF_KINDS = {b"WEBP": "webp", b"WAVE": "wav", b"AVI ": "avi"}
 _ID3_HEADER = 10
 
@@ -48,8 +50,8 @@ def sniff_compression(data: BytesLike) -> str | None:
     """The compression ``data`` is encoded with, judged by its magic bytes; None if not recognized.
 
     Knows every image codec (jpeg, png, gif, webp, bmp, tiff, jpeg2000 as JP2 or raw codestream) and, for the
-    audio and video codecs to come, wav, flac, ogg, mp3, aac (ADTS), mp4 (any ISO base media movie, m4a and mov
-    included), mkv, webm and avi. Only the header is checked: the rest may still be corrupt.
+    audio and video codecs wav, flac, ogg, mp3, aac (ADTS, and m4a by its brand), mp4 (any other ISO base media
+    file, mov included), mkv, webm and avi. Only the header is checked: the rest may still be corrupt.
     """
     head = bytes(data[:64])
     if head.startswith(b"\xff\xd8\xff"):
@@ -73,6 +75,8 @@ def sniff_compression(data: BytesLike) -> str | None:
     if head.startswith(b"ID3"):
         return _after_id3(data)
     if head[4:8] == b"ftyp" and len(head) >= 12:
+        if head[8:12] in _AUDIO_BRANDS:
+            return "aac"
         return None if head[8:12] in _IMAGE_BRANDS else "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML; the DocType element says which Matroska flavor
         return "webm" if b"\x42\x82" in head and b"webm" in head else "mkv"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,9 +12,10 @@ from hub.core import changes, versioning
 from hub.core.engine import TensorEngine
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
+from hub.core.links import LinkResolver
 from hub.core.lock import Lease, acquire, release_on_collect
 from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
-from hub.core.samples import SampleEncoder
+from hub.core.samples import SampleEncoder, codec_for
 from hub.core.selection import Selection
 from hub.core.tensor import Tensor
 from hub.errors import (
@@ -56,6 +57,7 @@ class _State:
         self.engines: dict[str, TensorEngine] = {}
         self.batch_depth = 0
         self.meta_dirty = False
+        self.links = LinkResolver(meta.creds_keys)
         if lease is not None:
             release_on_collect(self, lease)
 
@@ -80,6 +82,7 @@ class _State:
         self.branch = branch
         self.engines = {}
         self.meta_dirty = False
+        self.links.keys = meta.creds_keys
 
     @property
     def commit_id(self) -> str | None:
@@ -176,8 +179,8 @@ class _State:
     def extend_tensor(self, key: str, samples: Sequence[Any] | np.ndarray) -> None:
         meta = self.meta.tensors[key]
         engine = self.engine(key)
-        encoder = SampleEncoder(key, meta)
-        raw = meta.sample_compression is None and meta.htype not in OBJECT_HTYPES
+        encoder = SampleEncoder(key, meta, self.links)
+        raw = meta.sample_compression is None and meta.htype not in OBJECT_HTYPES and not get_htype(meta.htype).wrapper
         small = isinstance(samples, np.ndarray) and samples[:1].nbytes <= meta.max_chunk_size
         start = meta.length
         if raw and small and isinstance(samples, np.ndarray) and samples.dtype != object and samples.ndim >= 1:
@@ -531,6 +534,7 @@ class Dataset:
             info=info,
             hidden=hidden,
         )
+        codec_for(meta)  # refuses codec options (a video's fps, an audio's sample_rate) that can't work, now
         changes.record_created(meta)
         self._add_parent_groups(key)
         self._state.meta.tensors[key] = meta
@@ -678,6 +682,28 @@ class Dataset:
             for key in keys:
                 self._state.pop_sample(key, index)
 
+    def filter(
+        self,
+        function: Callable[[Dataset], Any],
+        num_workers: int = 0,
+        scheduler: str = "threaded",
+        progressbar: bool = True,
+        save_result: bool = False,
+        result_path: str | None = None,
+        result_ds_args: dict[str, Any] | None = None,
+    ) -> Dataset:
+        """A view of the samples for which ``function(sample)`` is true, in order.
+
+        ``function`` may be a plain function or a bound ``@hub.compute`` one; it runs on any
+        transform scheduler. ``save_result=True`` also writes the kept samples to a new dataset
+        at ``result_path`` (``result_ds_args`` go to :func:`hub.like`).
+        """
+        from hub.transform._filter import filter_dataset
+
+        return filter_dataset(
+            self, function, num_workers, scheduler, progressbar, save_result, result_path, result_ds_args
+        )
+
     def flush(self) -> None:
         """Write everything buffered to storage; the dataset on storage then holds it all."""
         self._state.flush()
@@ -690,6 +716,34 @@ class Dataset:
         self._state.batch_depth -= 1
         if self._state.batch_depth == 0:
             self._state.flush()
+
+    # ----------------------------------------------------------------- links
+    def add_creds_key(self, creds_key: str, managed: bool = False) -> None:
+        """Name credentials that links may use (``hub.link(url, creds_key=...)``); only the name is stored."""
+        self._state.check_writable()
+        if managed:
+            raise TensorMetaError("Managed credentials need a hosted service; give them with ds.populate_creds().")
+        if not isinstance(creds_key, str) or not creds_key:
+            raise TensorMetaError(f"A creds key is a non-empty string, got {creds_key!r}.")
+        if creds_key not in self._state.meta.creds_keys:
+            self._state.meta.creds_keys.append(creds_key)
+            self._state.meta_dirty = True
+            self._state.autoflush()
+
+    def populate_creds(self, creds_key: str, creds: Any) -> None:
+        """Give this process the credentials of ``creds_key`` (e.g. ``{"aws_access_key_id": ..., ...}``).
+
+        They stay in memory (and travel to loader workers with the pickled dataset); they are never written.
+        """
+        if creds_key not in self._state.meta.creds_keys:
+            raise TensorMetaError(
+                f"Unknown creds key {creds_key!r}; add it first with ds.add_creds_key({creds_key!r})."
+            )
+        self._state.links.creds[creds_key] = creds
+
+    def get_creds_keys(self) -> list[str]:
+        """The creds keys links of this dataset may name."""
+        return list(self._state.meta.creds_keys)
 
     # ------------------------------------------------------------ integration
     def pytorch(self, *args: Any, **kwargs: Any) -> Any:
@@ -735,6 +789,7 @@ class Dataset:
             "version": self._state.branch or self._state.node_id,
             "selection": self._selection,
             "group": self._group,
+            "link_creds": self._state.links.creds,
         }
 
     def __setstate__(self, d: dict[str, Any]) -> None:
@@ -743,6 +798,7 @@ class Dataset:
         # An unpickled dataset reads: the writer that pickled it keeps the branch's write lock.
         storage = storage_from_url(d["url"], creds=d["creds"], read_only=True)
         opened = Dataset._open(storage, d["creds"], True, d["version"])
+        opened._state.links.creds.update(d.get("link_creds", {}))
         object.__setattr__(self, "_state", opened._state)
         object.__setattr__(self, "_selection", d["selection"])
         object.__setattr__(self, "_group", d["group"])

@@ -22,7 +22,7 @@ from hub.core.tiles import TILED, TiledSample, TileManifest, assemble
 from hub.errors import CorruptChunkError, KeyNotFoundError, SampleShapeError
 from hub.storage import Storage
 
-__all__ = ["TensorEngine", "EncodedSample", "StoredSample"]
+__all__ = ["TensorEngine", "EncodedSample", "StoredSample", "IndexPiece"]
 
 #: An encoded sample: its stored bytes and its shape.
 EncodedSample = tuple[bytes | memoryview, tuple[int, ...]]
@@ -31,6 +31,14 @@ StoredSample = tuple[bytes | memoryview | TileManifest, tuple[int, ...]]
 
 _HEADER_CACHE = 4096
 _CHUNK_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass
+class IndexPiece:
+    """Chunk index entries a transform worker wrote, numbered from 0, for the writer to stitch in."""
+
+    entries: np.ndarray  # ENTRY_DTYPE
+    keys: list[str]  # every object written for them: deleted if the piece is never stitched in
 
 
 @dataclass
@@ -110,11 +118,13 @@ class TensorEngine:
         return chunk_key(self.meta.id, cid)
 
     def _put(self, key: str, data: bytes | ChunkBuilder) -> None:
+        # Recorded first: an interrupt (a cancelled transform task) between the write and the record
+        # would leave an object its writer does not know to delete.
+        self._written.add(key)
         if isinstance(data, ChunkBuilder):  # written as header + body, without joining them
             self.storage.set_parts(key, data.parts(lz4=self.meta.chunk_compression == "lz4"))
         else:
             self.storage.set(key, data)
-        self._written.add(key)
 
     def _discard(self, key: str, first_sample: int) -> None:
         """Mark an object no longer named by this node for deletion, unless a commit may name it.
@@ -309,6 +319,40 @@ class TensorEngine:
                 self._garbage.add(self.meta.index)
             self.meta.index = key
             self._dirty = False
+
+    def export_piece(self) -> IndexPiece:
+        """Write the tail chunk and hand over everything appended, as a piece another engine stitches in.
+
+        A transform worker's engine over a fresh meta (length 0) writes its chunks straight to
+        storage; only this small piece goes back to the writer.
+        """
+        self._write_tail()
+        self._drop_tail()
+        return IndexPiece(self.index.entries.copy(), self.written_keys)
+
+    @property
+    def written_keys(self) -> list[str]:
+        """Every object this engine wrote (a transform worker deletes them if its task fails)."""
+        return sorted(self._written)
+
+    def import_piece(self, piece: IndexPiece) -> None:
+        """Append a worker's samples by appending its index entries; their chunks are already stored.
+
+        The tail is closed first, so chunks written here never interleave with the worker's.
+        """
+        if not len(piece.entries):
+            return
+        self._write_tail()
+        self._drop_tail()
+        index = self.index
+        start = 0
+        for end, cid, flags in zip(
+            piece.entries["end"].tolist(), piece.entries["id"].tolist(), piece.entries["flags"].tolist(), strict=True
+        ):
+            index.append(cid, end - start, flags)
+            start = end
+        self.meta.length += start
+        self._dirty = True
 
     def collect_garbage(self) -> None:
         """Delete objects no published metadata names any more (call after publishing)."""
@@ -542,14 +586,17 @@ class TensorEngine:
         if (index.entries["flags"][first : last + 1] & TILED).any():
             return None
         pieces: list[tuple[int, int, int, int]] = []  # (cid, local start, local stop, out offset)
-        shape: tuple[int, ...] | None = None
         for pos in range(first, last + 1):
             cstart = index.start_of(pos)
             lo, hi = max(start, cstart) - cstart, min(stop, int(index.entries["end"][pos])) - cstart
             pieces.append((index.chunk_id(pos), lo, hi, max(start, cstart) - start))
-        self._prefetch([p[0] for p in pieces] if len(pieces) > 1 else [])
         lz4 = self.meta.chunk_compression == "lz4"
+        if lz4:
+            self._prefetch([p[0] for p in pieces] if len(pieces) > 1 else [])
         out: np.ndarray | None = None
+        shape: tuple[int, ...] | None = None
+        # Stored bytes that are not in memory are read by the storage straight into ``out``, all at once.
+        reads: list[tuple[str, int, memoryview]] = []
         for cid, lo, hi, offset in pieces:
             whole = lz4 or cid == self._tail_id or cid in self._chunks
             header, body = self._whole_chunk(cid) if whole else (self._header(cid)[0], memoryview(b""))
@@ -563,11 +610,18 @@ class TensorEngine:
             elif sample_shape != shape:
                 return None
             assert out is not None
+            target = out[offset : offset + hi - lo]
+            if e - s != target.nbytes:
+                return None  # the stored samples are not of this dtype's size: let the general path explain
             if whole:
-                raw: bytes | memoryview = body[s:e]
+                target[...] = np.frombuffer(body[s:e], dtype=dtype).reshape(target.shape)
             else:
-                raw = self.storage.get_range(self._key(cid), header.header_nbytes + s, header.header_nbytes + e)
-            out[offset : offset + hi - lo] = np.frombuffer(raw, dtype=dtype).reshape(hi - lo, *shape)
+                key = self._key(cid)
+                reads.append((key, header.header_nbytes + s, target.reshape(-1).view(np.uint8).data))
+        got = self.storage.get_ranges_into(reads)
+        for (key, _, buffer), n in zip(reads, got, strict=True):
+            if n != len(buffer):
+                raise CorruptChunkError(f"Chunk {key!r} is truncated: it ends {len(buffer) - n} bytes early.")
         return out
 
     def shapes(self, positions: np.ndarray) -> np.ndarray:

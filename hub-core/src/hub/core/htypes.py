@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.errors import TensorMetaError
 
-__all__ = ["HTYPES", "HtypeSpec", "get_htype", "OBJECT_HTYPES"]
+__all__ = ["HTYPES", "HtypeSpec", "get_htype", "OBJECT_HTYPES", "WRAPPERS"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class HtypeSpec:
     info: dict[str, Any] = field(default_factory=dict)  # default tensor info
     kwargs: tuple[str, ...] = ()  # create_tensor keyword arguments stored in info
     last_dim: int | None = None  # required size of the last dimension
+    wrapper: str | None = None  # "link" or "sequence" for link[...] and sequence[...] htypes
+    inner: str | None = None  # the htype a wrapper holds ("image" for "link[image]")
 
 
 #: htypes whose samples are Python objects, stored as encoded bytes with shape (1,).
@@ -54,6 +57,19 @@ HTYPES: dict[str, HtypeSpec] = {
         ),
         HtypeSpec("point", "int32", (2,)),
         HtypeSpec("polygon", "float32", (3,)),
+        # Codec options for arrays appended to media tensors (files from hub.read are stored as they are).
+        HtypeSpec(
+            "video",
+            "uint8",
+            (4,),
+            compression_required=True,
+            kinds=("video",),
+            kwargs=("fps", "encoder", "encoder_options"),
+            last_dim=3,
+        ),
+        HtypeSpec(
+            "audio", "float32", (2,), compression_required=True, kinds=("audio",), kwargs=("sample_rate", "encoder")
+        ),
         HtypeSpec("text", "str", (1,), kinds=("bytes",)),
         HtypeSpec("json", "Any", (1,), kinds=("bytes",)),
         HtypeSpec("list", "List", (1,), kinds=("bytes",)),
@@ -61,8 +77,47 @@ HTYPES: dict[str, HtypeSpec] = {
 }
 
 
+#: htypes that wrap another: ``link[image]`` stores references to image files, ``sequence[image]`` lists of images.
+WRAPPERS = ("link", "sequence")
+
+
+def _wrapped(wrapper: str, inner: HtypeSpec, name: str) -> HtypeSpec:
+    if inner.wrapper is not None or inner.name in OBJECT_HTYPES:
+        raise TensorMetaError(
+            f"htype {name!r}: {wrapper}[...] holds an array htype such as image, video, audio or generic, "
+            f"not {inner.name!r}."
+        )
+    if wrapper == "link":
+        # A link needs no compression of its own: the linked file's format is read from its header. verify=False
+        # (Hub 2.x's create_tensor option) stores links without reading them, so their shapes stay unknown.
+        return replace(
+            inner,
+            name=name,
+            compression_required=False,
+            info={**inner.info, "verify": True},
+            kwargs=(*inner.kwargs, "verify"),
+            wrapper="link",
+            inner=inner.name,
+        )
+    ndims = tuple(n + 1 for n in inner.ndims) if inner.ndims is not None else None
+    return replace(inner, name=name, ndims=ndims, wrapper="sequence", inner=inner.name)
+
+
 def get_htype(name: str) -> HtypeSpec:
-    try:
-        return HTYPES[name]
-    except KeyError:
-        raise TensorMetaError(f"Unknown htype {name!r}. Choose one of: {', '.join(sorted(HTYPES))}.") from None
+    """The spec of htype ``name``: a built-in one, or ``link[<htype>]`` / ``sequence[<htype>]`` of one."""
+    spec = HTYPES.get(name)
+    if spec is not None:
+        return spec
+    return _wrapped_htype(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _wrapped_htype(name: str) -> HtypeSpec:
+    if isinstance(name, str):
+        for wrapper in WRAPPERS:
+            if name.startswith(wrapper + "[") and name.endswith("]"):
+                return _wrapped(wrapper, get_htype(name[len(wrapper) + 1 : -1]), name)
+    raise TensorMetaError(
+        f"Unknown htype {name!r}. Choose one of: {', '.join(sorted(HTYPES))}, or link[<htype>] / sequence[<htype>] "
+        "of one of those."
+    )

@@ -32,7 +32,7 @@ __all__ = [
     "check_format_version",
 ]
 
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 FORMAT_MAJOR = 1
 ROOT_KEY = "hub.json"
 
@@ -152,19 +152,22 @@ class VersionMeta:
     changed: bool = False
     #: Dataset-level changes since ``parent``: info, deleted and renamed tensors.
     changes: dict[str, Any] = field(default_factory=dict)
+    #: Names of the credentials links may use (``ds.add_creds_key``); never the credentials themselves.
+    creds_keys: list[str] = field(default_factory=list)
 
     def tobytes(self) -> bytes:
-        return _dump_json(
-            {
-                "format_version": FORMAT_VERSION,
-                "tensors": {name: meta.to_dict() for name, meta in self.tensors.items()},
-                "groups": sorted(self.groups),
-                "info": self.info,
-                "parent": self.parent,
-                "changed": self.changed,
-                "changes": self.changes,
-            }
-        )
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "tensors": {name: meta.to_dict() for name, meta in self.tensors.items()},
+            "groups": sorted(self.groups),
+            "info": self.info,
+            "parent": self.parent,
+            "changed": self.changed,
+            "changes": self.changes,
+        }
+        if self.creds_keys:
+            doc["creds_keys"] = self.creds_keys
+        return _dump_json(doc)
 
     @classmethod
     def frombytes(cls, data: bytes, what: str) -> VersionMeta:
@@ -178,6 +181,7 @@ class VersionMeta:
                 doc.get("parent"),
                 bool(doc.get("changed", False)),
                 dict(doc.get("changes", {})),
+                [str(k) for k in doc.get("creds_keys", [])],
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None

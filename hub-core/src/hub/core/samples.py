@@ -15,16 +15,43 @@ from typing import Any
 import numpy as np
 
 from hub.core.htypes import OBJECT_HTYPES, get_htype
+from hub.core.links import LinkedSample, LinkResolver, link_record
 from hub.core.meta import TensorMeta
+from hub.core.sequences import pack_sequence, sequence_shape
 from hub.core.tiles import TiledSample, choose_tile_shape, cut_tiles
 from hub.errors import (
     HubError,
+    LinkedSampleError,
     SampleDtypeError,
     SampleShapeError,
+    TensorMetaError,
     UnknownCompressionError,
 )
 
-__all__ = ["FileSample", "read", "SampleEncoder", "decode_sample"]
+__all__ = ["FileSample", "read", "SampleEncoder", "decode_sample", "codec_for"]
+
+#: Tensor info keys that configure a media codec for encoding arrays, and the codec option each sets.
+_CODEC_OPTIONS = {"fps": "fps", "encoder": "encoder", "encoder_options": "options", "sample_rate": "sample_rate"}
+#: Codec kinds whose samples are whole media files: never cut into tiles, whatever their size.
+_WHOLE_FILE_KINDS = ("audio", "video")
+
+
+def codec_for(meta: TensorMeta) -> Any:
+    """The codec of a tensor's sample compression, configured by its info (a video's fps, an audio's rate)."""
+    from hub.compression import get_codec
+
+    if meta.sample_compression is None:
+        return None
+    codec = get_codec(meta.sample_compression)
+    options = {opt: meta.info[key] for key, opt in _CODEC_OPTIONS.items() if meta.info.get(key) is not None}
+    if codec.kind not in _WHOLE_FILE_KINDS or not options:
+        return codec
+    try:
+        return type(codec)(**options)
+    except (TypeError, ValueError) as e:
+        raise TensorMetaError(
+            f"The tensor's codec options {options} don't fit {codec.name}: {e}. Fix them in the tensor's info."
+        ) from None
 
 
 class FileSample:
@@ -122,10 +149,11 @@ def _cast(arr: np.ndarray, dtype: np.dtype, where: str, from_python: bool) -> np
 class SampleEncoder:
     """Validates and encodes samples for one tensor, updating its meta (dtype, ndim, class names)."""
 
-    def __init__(self, name: str, meta: TensorMeta) -> None:
+    def __init__(self, name: str, meta: TensorMeta, links: LinkResolver | None = None) -> None:
         self.name = name
         self.meta = meta
         self.spec = get_htype(meta.htype)
+        self.links = links if links is not None else LinkResolver()
 
     def _where(self, index: int | None) -> str:
         return f"tensor {self.name!r}" + (f", sample {index}" if index is not None else "")
@@ -171,15 +199,16 @@ class SampleEncoder:
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
             return self._encode_object(value, where)
+        if self.spec.wrapper == "link":
+            return self._encode_link(value, where)
+        if self.spec.wrapper == "sequence":
+            return self._encode_sequence(value, where)
         if meta.htype in ("class_label", "segment_mask"):
             value = self._class_ids(value)
-        codec = None
-        if meta.sample_compression is not None:
-            from hub.compression import get_codec
-
-            codec = get_codec(meta.sample_compression)
+        codec = codec_for(meta)
+        whole_file = codec is not None and codec.kind in _WHOLE_FILE_KINDS
         if isinstance(value, FileSample):
-            if codec is not None and value.compression == codec.name:
+            if codec is not None and (value.compression == codec.name or value.compression in codec.reads):
                 header = codec.read_header(value.buffer)
                 shape = tuple(header.shape)
                 self._check_shape(shape, where)
@@ -189,7 +218,7 @@ class SampleEncoder:
                         f"{where}: {value.path!r} holds {stored} pixels, but the tensor stores {meta.dtype}."
                     )
                 self._settle(shape, stored)
-                if len(value.buffer) <= meta.max_chunk_size:
+                if len(value.buffer) <= meta.max_chunk_size or whole_file:
                     return value.buffer, shape
             value = value.array
         from_python = not isinstance(value, (np.ndarray, np.generic))
@@ -209,6 +238,9 @@ class SampleEncoder:
         arr = np.ascontiguousarray(arr)
         if codec is not None or arr.nbytes <= meta.max_chunk_size:
             data = codec.encode(arr) if codec is not None else arr.tobytes()
+            if whole_file:
+                # A media encoder may pad or resample (an audio encoder's priming samples): record what decodes.
+                return data, tuple(codec.read_header(data).shape)
             if len(data) <= meta.max_chunk_size or not arr.ndim:
                 return data, shape
         tile_shape = choose_tile_shape(shape, arr.itemsize, meta.max_chunk_size)
@@ -227,6 +259,77 @@ class SampleEncoder:
         self._settle(shape, dtype)
         flat: Any = np.ascontiguousarray(batch).reshape(-1).view(np.uint8)
         return memoryview(flat), shape, len(batch)
+
+    def _encode_link(self, value: Any, where: str) -> tuple[bytes, tuple[int, ...]]:
+        """A link's record; the file is fetched once to learn its shape, and to refuse a broken link now."""
+        from hub.compression import get_codec, sniff_compression
+
+        if not isinstance(value, LinkedSample):
+            raise SampleDtypeError(
+                f"{where}: a {self.meta.htype} tensor holds links; append hub.link(path_or_url), "
+                f"not {type(value).__name__}."
+            )
+        self.links.check_key(value.creds_key)
+        if not self.meta.info.get("verify", True):
+            # Unread, the file's shape is unknown: record zeros (readers then decode without a shape hint).
+            ndim = self.meta.ndim if self.meta.ndim is not None else max(self.spec.ndims or (1,))
+            self._settle((0,) * ndim, np.dtype(self.meta.dtype or "uint8"))
+            return link_record(value), (0,) * ndim
+        try:
+            payload = self.links.fetch(value.path, value.creds_key)
+        except LinkedSampleError as e:
+            raise LinkedSampleError(f"{where}: {e}") from e
+        name = self.meta.sample_compression or sniff_compression(payload)
+        if name is None:
+            raise UnknownCompressionError(
+                f"{where}: can't tell the format of {value.path!r} from its header; create the tensor with "
+                "sample_compression=... naming it."
+            )
+        codec = get_codec(name)
+        if codec.kind not in self.spec.kinds:
+            raise SampleDtypeError(f"{where}: {value.path!r} is {codec.name} ({codec.kind}), not a {self.spec.inner}.")
+        header = codec.read_header(payload)
+        shape = tuple(header.shape)
+        self._check_shape(shape, where)
+        if self.meta.dtype is not None and np.dtype(self.meta.dtype) != header.dtype:
+            raise SampleDtypeError(
+                f"{where}: {value.path!r} holds {header.dtype} values, but the tensor stores {self.meta.dtype}."
+            )
+        self._settle(shape, np.dtype(header.dtype))
+        return link_record(value), shape
+
+    def _encode_sequence(self, value: Any, where: str) -> tuple[bytes, tuple[int, ...]]:
+        """A sequence's record: each item encoded as the inner htype stores one sample."""
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+            raise SampleDtypeError(
+                f"{where}: a {self.meta.htype} sample is a list of items (or an array whose first axis lists them), "
+                f"got {type(value).__name__}."
+            )
+        meta = self.meta
+        item_meta = TensorMeta(
+            id=meta.id,
+            htype=self.spec.inner or "generic",
+            dtype=meta.dtype,
+            sample_compression=meta.sample_compression,
+            # Items are never tiled: the record holds each item's bytes whole.
+            max_chunk_size=2**62,
+            ndim=None if meta.ndim is None else meta.ndim - 1,
+            info=meta.info,
+        )
+        items = SampleEncoder(self.name, item_meta, self.links)
+        encoded = []
+        for j, item in enumerate(value):
+            one = items.encode(item, None)
+            assert not isinstance(one, TiledSample)
+            data, shape = one
+            encoded.append((data, shape))
+            if item_meta.ndim is not None and len(shape) != item_meta.ndim:
+                raise SampleShapeError(f"{where}, item {j}: items of this tensor have {item_meta.ndim} dimensions.")
+        if item_meta.ndim is None:
+            raise SampleShapeError(f"{where}: the first sequence of a tensor needs at least one item.")
+        shape = sequence_shape([s for _, s in encoded], item_meta.ndim)
+        self._settle(shape, np.dtype(item_meta.dtype or "uint8"))
+        return pack_sequence(encoded, item_meta.ndim), shape
 
     def _settle(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         if self.meta.ndim is None:
@@ -261,15 +364,17 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
 
 
-def decode_sample(meta: TensorMeta, data: bytes | memoryview, shape: Sequence[int]) -> Any:
-    """The value of one stored sample: an array, or a Python object for text/json/list."""
-    htype = meta.htype
-    if htype == "text":
-        return bytes(data).decode("utf-8")
-    if htype in ("json", "list"):
-        return json.loads(bytes(data))
-    if meta.sample_compression is not None:
-        from hub.compression import get_codec
+def decode_sample(
+    meta: TensorMeta,
+    data: bytes | memoryview,
+    shape: Sequence[int],
+    subscript: tuple[Any, ...] = (),
+    links: LinkResolver | None = None,
+) -> Any:
+    """The value of one stored sample (``[subscript]`` of it): an array, or a Python object for text/json/list.
 
-        return get_codec(meta.sample_compression).decode(data, shape=tuple(shape), dtype=meta.dtype)
-    return np.frombuffer(data, dtype=meta.dtype or "uint8").reshape(tuple(shape))
+    A shortcut for ``decoder_for(meta, links).decode(...)``; readers of many samples keep the decoder.
+    """
+    from hub.core.decoding import decoder_for
+
+    return decoder_for(meta, links).decode(data, tuple(shape), subscript)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hub.core import changes
-from hub.core.htypes import OBJECT_HTYPES
+from hub.core.decoding import SampleDecoder, decoder_for
+from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
 from hub.core.meta import TensorMeta
-from hub.core.samples import SampleEncoder, decode_sample
+from hub.core.samples import SampleEncoder
 from hub.core.selection import Selection
 from hub.core.tiles import TileManifest
-from hub.errors import DatasetIndexError, DynamicShapeError, LengthMismatchError
+from hub.errors import DatasetIndexError, DynamicShapeError, LengthMismatchError, LinkedSampleError
 
 if TYPE_CHECKING:
     from hub.core.dataset import _State
@@ -85,8 +86,13 @@ class Tensor:
     def _sel(self) -> Selection:
         return self._selection if self._selection is not None else Selection.all(self.meta.length)
 
+    def _is_sequence(self) -> bool:
+        return get_htype(self.meta.htype).wrapper == "sequence"
+
     def __len__(self) -> int:
         if self._selection is not None and self._selection.scalar:
+            if self._is_sequence() and not self._subscript:
+                return int(self.shape[0] or 0)  # a sequence's length: its number of items
             raise TypeError("A single sample has no len(); use .shape.")
         return len(self._sel())
 
@@ -100,11 +106,28 @@ class Tensor:
         """The view's shape; ``None`` for a dimension whose size differs between samples."""
         sel = self._sel()
         if sel.scalar:
-            return tuple(int(d) for d in self._engine.shapes(sel.array())[0])
+            shape = tuple(int(d) for d in self._engine.shapes(sel.array())[0])
+            return self._subscripted(shape) if self._subscript else shape
         lo, hi = self.meta.min_shape, self.meta.max_shape
         if lo is None or hi is None:
             return (len(sel),)
         return (len(sel), *(a if a == b else None for a, b in zip(lo, hi, strict=True)))
+
+    def _subscripted(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of ``sample[subscript]``: from the recorded shape, or for one item of a sequence from the
+        item shapes its record lists (items may differ); nothing is decoded."""
+        subscript = self._subscript
+        if self._is_sequence() and isinstance(subscript[0], (int, np.integer)):
+            from hub.core.sequences import unpack_sequence
+
+            data, _ = self._engine.read(self._sel().array())[0]
+            items = unpack_sequence(data)
+            if not -len(items) <= int(subscript[0]) < len(items):
+                raise DatasetIndexError(f"Item {int(subscript[0])} is out of range for a sequence of {len(items)}.")
+            shape, subscript = items[int(subscript[0])][1], subscript[1:]
+        # Indexing a zero-strided view gives numpy's result shape without touching memory.
+        view = np.broadcast_to(np.zeros((), np.uint8), shape)
+        return tuple(int(d) for d in view[subscript].shape)
 
     def shapes(self) -> np.ndarray:
         """Every selected sample's shape, an int array (n, ndim), read from chunk headers only."""
@@ -117,6 +140,10 @@ class Tensor:
 
     # ------------------------------------------------------------- indexing
     def __getitem__(self, item: Any) -> Tensor:
+        sel = self._selection
+        if sel is not None and sel.scalar and not self._subscript and self._is_sequence():
+            # ds.seq[i][j]: items of one sequence, picked when it is decoded.
+            return Tensor(self._state, self.key, sel, item if isinstance(item, tuple) else (item,))
         if self._subscript:
             raise DatasetIndexError("Index a tensor view within its samples once, with a tuple: t[i, rows, cols].")
         if isinstance(item, tuple):
@@ -133,25 +160,47 @@ class Tensor:
     def _positions(self) -> np.ndarray:
         return self._sel().array()
 
-    def _values(self, positions: np.ndarray, subscript: tuple[Any, ...] = ()) -> list[Any]:
-        """Decoded samples (``[subscript]`` of each); a tiled sample fetches only the tiles it needs."""
-        meta = self.meta
-        engine = self._engine
+    def _decoder(self) -> SampleDecoder:
+        return decoder_for(self.meta, self._state.links)
 
-        def decode(data: bytes | memoryview, shape: tuple[int, ...]) -> Any:
-            return decode_sample(meta, data, shape)
+    def _each(self, positions: np.ndarray, what: Callable[[bytes | memoryview, tuple[int, ...]], Any]) -> list[Any]:
+        """``what(stored bytes, shape)`` of each sample; a failing link's error names its index."""
+        out = []
+        for position, (data, shape) in zip(positions, self._engine.read(positions), strict=True):
+            if isinstance(data, TileManifest):
+                raise DatasetIndexError(
+                    f"Sample {int(position)} of tensor {self.key!r} is stored as tiles, so it has no single stored "
+                    "file; use .numpy()."
+                )
+            try:
+                out.append(what(data, shape))
+            except LinkedSampleError as e:
+                raise LinkedSampleError(f"Tensor {self.key!r}, sample {int(position)}: {e}") from e
+        return out
+
+    def _values(self, positions: np.ndarray, subscript: tuple[Any, ...] = ()) -> list[Any]:
+        """Decoded samples (``[subscript]`` of each); a tiled sample fetches only the tiles it needs, and a codec
+        that can decodes only the part the subscript picks (video frames, audio samples)."""
+        engine = self._engine
+        decoder = self._decoder()
+
+        def decode_tile(data: bytes | memoryview, shape: tuple[int, ...]) -> Any:
+            return decoder.decode(data, shape)
 
         values = []
-        for data, shape in engine.read(positions):
+        for position, (data, shape) in zip(positions, engine.read(positions), strict=True):
             if isinstance(data, TileManifest):
-                values.append(engine.read_tiled(data, subscript, decode))
-            else:
-                value = decode(data, shape)
-                values.append(value[subscript] if subscript else value)
+                values.append(engine.read_tiled(data, subscript, decode_tile))
+                continue
+            try:
+                values.append(decoder.decode(data, shape, subscript))
+            except LinkedSampleError as e:
+                raise LinkedSampleError(f"Tensor {self.key!r}, sample {int(position)}: {e}") from e
         return values
 
     def numpy(self, aslist: bool = False) -> Any:
-        """The selected samples as one array (or a list of arrays with ``aslist=True``)."""
+        """The selected samples as one array (or a list of arrays with ``aslist=True``; for sequences, a list of
+        lists of items)."""
         sel = self._sel()
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
@@ -162,11 +211,15 @@ class Tensor:
                 return [np.array([v], dtype=object if meta.htype != "text" else None) for v in values]
             return np.array([[v] for v in values], dtype=object if meta.htype != "text" else None)
         span = sel.contiguous()
-        if span is not None and not self._subscript and not aslist and meta.dtype is not None:
+        plain = get_htype(meta.htype).wrapper is None
+        if span is not None and not self._subscript and not aslist and meta.dtype is not None and plain:
             batch = self._engine.read_range(span[0], span[1], np.dtype(meta.dtype))
             if batch is not None:
                 return batch[0] if sel.scalar else batch
         values = self._values(sel.array(), self._subscript)
+        one_item = bool(self._subscript) and isinstance(self._subscript[0], (int, np.integer))
+        if aslist and self._is_sequence() and not one_item:
+            values = [list(v) for v in values]  # ragged all the way: a list of items per sequence
         if sel.scalar:
             return values[0]
         if aslist:
@@ -177,18 +230,57 @@ class Tensor:
         arr: np.ndarray = np.asarray(self.numpy())
         return arr if dtype is None else arr.astype(dtype)
 
-    def tobytes(self) -> bytes:
-        """The stored bytes of one sample (for an image, the encoded file as stored)."""
+    def _one(self, what: str) -> np.ndarray:
         sel = self._sel()
         if not sel.scalar:
-            raise DatasetIndexError("tobytes() reads one sample; index it first: tensor[i].tobytes().")
-        data, _ = self._engine.read(sel.array())[0]
-        if isinstance(data, TileManifest):
-            raise DatasetIndexError(
-                "This sample was larger than a chunk and is stored as tiles, so it has no single stored file; "
-                "use .numpy()."
-            )
-        return bytes(data)
+            raise DatasetIndexError(f"{what} is of one sample; index it first: tensor[i].{what}.")
+        return sel.array()
+
+    def tobytes(self) -> bytes:
+        """The file of one sample: for an image or video, the encoded file as stored; for a link, the linked file;
+        for a sequence item (``ds.seq[i][j]``), that item's file."""
+        decoder, sub = self._decoder(), self._subscript
+        out: bytes = self._each(self._one("tobytes()"), lambda d, s: decoder.file_bytes(d, s, sub))[0]
+        return out
+
+    @property
+    def sample_info(self) -> Any:
+        """What each selected sample's file says about itself: format and shape, plus for images size, mode and
+        EXIF; for audio sample rate, channels and duration; for video fps, duration, codec and timebase; for a link
+        its URL. A dict for one sample, a list of them for a view (a list per sequence)."""
+        sel = self._sel()
+        decoder, sub = self._decoder(), self._subscript
+        infos = self._each(sel.array(), lambda d, s: decoder.sample_info(d, s, sub))
+        return infos[0] if sel.scalar else infos
+
+    @property
+    def timestamps(self) -> Any:
+        """Presentation time in seconds of each frame of a video sample (of the frames ``[i, frames]`` picks),
+        read from the container without decoding."""
+        decoder, sub = self._decoder(), self._subscript
+        stamps: Any = self._each(self._one("timestamps"), lambda d, s: decoder.timestamps(d, s, sub))[0]
+        return stamps
+
+    def play(self) -> Any:
+        """A player for one audio or video sample in a notebook (an ``IPython.display`` object)."""
+        from hub.compression import get_codec, sniff_compression
+
+        data = self.tobytes()
+        name = self.meta.sample_compression or sniff_compression(data)
+        kind = get_codec(name).kind if name is not None else None
+        if kind not in ("audio", "video"):
+            raise DatasetIndexError(f"play() shows audio and video samples; tensor {self.key!r} holds {self.htype}.")
+        try:
+            from IPython.display import Audio, Video
+        except ImportError as e:
+            from hub.errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                "play() shows media in a notebook through IPython, which is not installed: pip install ipython"
+            ) from e
+        if kind == "audio":
+            return Audio(data=data)
+        return Video(data=data, embed=True, mimetype=_MIMETYPES.get(str(name), "video/mp4"))
 
     def text(self) -> Any:
         values = self._values(self._positions())
@@ -241,7 +333,7 @@ class Tensor:
         if not sel.scalar and len(values) != len(positions):
             raise LengthMismatchError(f"{len(positions)} samples selected but {len(values)} values given.")
         with self._state.write([self.key]):
-            encoder = SampleEncoder(self.key, self.meta)
+            encoder = SampleEncoder(self.key, self.meta, self._state.links)
             encoded = [encoder.encode(v, int(p)) for v, p in zip(values, positions, strict=True)]
             engine = self._engine
             for p, sample in zip(positions, encoded, strict=True):
@@ -249,10 +341,19 @@ class Tensor:
                 changes.record_update(engine.meta, int(p))
 
 
+#: MIME types of the video containers a notebook player is told about.
+_MIMETYPES = {"mp4": "video/mp4", "webm": "video/webm", "mkv": "video/x-matroska", "avi": "video/x-msvideo"}
+
+
 def _stack(values: list[Any], key: str, meta: TensorMeta) -> np.ndarray:
     if not values:
         fixed = meta.min_shape if meta.min_shape == meta.max_shape and meta.min_shape is not None else []
         return np.zeros((0, *fixed), dtype=meta.dtype or "float64")
+    if any(not isinstance(v, np.ndarray) for v in values):
+        raise DynamicShapeError(
+            f"Samples of tensor {key!r} in this selection are lists of items of different shapes; "
+            "use .numpy(aslist=True)."
+        )
     first = values[0].shape
     if any(v.shape != first for v in values):
         raise DynamicShapeError(

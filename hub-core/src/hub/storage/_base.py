@@ -72,6 +72,8 @@ class Storage(ABC):
 
     #: How many requests :meth:`get_many` keeps in flight.
     max_workers: ClassVar[int] = 8
+    #: Whether batched reads run one after another (a local disk) rather than on the thread pool.
+    sequential_reads: ClassVar[bool] = False
 
     def __init__(self, *, read_only: bool = False) -> None:
         self.read_only = read_only
@@ -120,6 +122,19 @@ class Storage(ABC):
             return {k: self._get(k) for k in keys}
         pool = self._executor()
         return dict(zip(keys, pool.map(self._get, keys), strict=True))
+
+    def get_ranges_into(self, requests: Sequence[tuple[str, int, memoryview]]) -> list[int]:
+        """Read bytes of several keys straight into caller buffers: for each ``(key, start, out)``,
+        ``len(out)`` bytes from ``start`` (fewer where the value ends first). In parallel where
+        the provider gains from it. Returns how many bytes each request got.
+        """
+        for key, start, _ in requests:
+            check_key(key)
+            if start < 0:
+                raise ValueError(f"Byte ranges are non-negative, got start={start}.")
+        if len(requests) <= 1 or self.sequential_reads:
+            return [self._get_range_into(*r) for r in requests]
+        return list(self._executor().map(lambda r: self._get_range_into(*r), requests))
 
     def get_with_token(self, key: str) -> tuple[bytes, Token]:
         """The value and its version token, for a later :meth:`compare_and_swap`."""
@@ -242,6 +257,16 @@ class Storage(ABC):
 
     @abstractmethod
     def _delete(self, key: str) -> None: ...
+
+    def _get_range_into(self, key: str, start: int, out: memoryview) -> int:
+        """One request of :meth:`get_ranges_into`; providers that can read into a buffer override this."""
+        if len(out) == 0:
+            if not self._exists(key):
+                raise KeyNotFoundError(key, self.url)
+            return 0
+        data = self._get_range(key, start, start + len(out))
+        out[: len(data)] = data
+        return len(data)
 
     def _set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
         """:meth:`set_parts`; providers that write parts without joining them override this."""

@@ -34,11 +34,13 @@ class LocalStorage(Storage):
     """
 
     max_workers = 4
+    sequential_reads = True  # threads only add overhead to reads from the page cache
 
     def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = True) -> None:
         super().__init__(read_only=read_only)
         self.root = Path(root).expanduser().absolute()
         self.fsync = fsync
+        self._prefix = os.path.join(str(self.root), "")  # keys are checked: '/'-separated, no '..'
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"{self.root} is a file, not a directory; give a directory path for a dataset.")
 
@@ -60,7 +62,8 @@ class LocalStorage(Storage):
 
     def _open(self, key: str) -> Any:
         try:
-            return open(self._path(key), "rb")
+            # A string join, not Path(): reading a sample is a few tens of microseconds, Path() adds ~20.
+            return open(self._prefix + key, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyNotFoundError(key, self.url) from None
 
@@ -74,6 +77,17 @@ class LocalStorage(Storage):
             f.seek(start)
             data: bytes = f.read() if end is None else f.read(end - start)
             return data
+
+    def _get_range_into(self, key: str, start: int, out: memoryview) -> int:
+        with self._open(key) as f:
+            f.seek(start)
+            got = 0
+            while got < len(out):
+                n = f.readinto(out[got:])
+                if not n:
+                    break
+                got += n
+            return got
 
     def _get_with_token(self, key: str) -> tuple[bytes, Token]:
         data = self._get(key)

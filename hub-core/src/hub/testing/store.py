@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -254,6 +255,24 @@ class StoreTests:
         store.delete("gone")
         assert store.compare_and_swap("gone", b"v2", token) is None
         assert not store.exists("gone")
+
+    def test_set_parts_stores_their_concatenation(self, store: Storage) -> None:
+        body = np.arange(1000, dtype=np.int64)
+        store.set_parts("joined", [b"head", bytearray(b"-"), memoryview(body.tobytes())[3:]])
+        assert store.get("joined") == b"head-" + body.tobytes()[3:]
+        store.set_parts("joined", [])
+        assert store.get("joined") == b""
+
+    def test_get_ranges_into_fills_caller_buffers(self, store: Storage) -> None:
+        store.set("a", b"0123456789")
+        store.set("b", b"abcdef")
+        out = bytearray(12)
+        view = memoryview(out)
+        got = store.get_ranges_into([("a", 2, view[0:5]), ("b", 4, view[5:9]), ("a", 0, view[9:9])])
+        assert got == [5, 2, 0]  # b has only two bytes from offset 4
+        assert bytes(out[:7]) == b"23456ef"
+        with pytest.raises(KeyNotFoundError):
+            store.get_ranges_into([("a", 0, view[0:1]), ("missing", 0, view[1:3])])
 
     def test_swap_not_durable_keeps_the_semantics(self, store: Storage) -> None:
         assert store.compare_and_swap("lease", b"v1", None, durable=False) is not None

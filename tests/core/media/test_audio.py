@@ -1,0 +1,110 @@
+"""Audio tensors: files stored verbatim, decoded to (samples, channels), sample ranges, encoded arrays."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hub
+from hub.compression import get_codec
+from hub.errors import CorruptSampleError, MissingDependencyError
+from tests.core.media._make import AUDIO_FORMATS, decode_audio, mem_url, tone, write_audio
+
+RATE = 48000
+#: hub's compression for each written format: an m4a file is AAC in an MPEG-4 container.
+COMPRESSION = {"wav": "wav", "flac": "flac", "mp3": "mp3", "aac": "aac", "m4a": "aac", "ogg": "ogg"}
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sounds")
+    samples = tone(RATE, RATE)  # one second of stereo
+    return {fmt: write_audio(root / f"chord.{ext}", samples, fmt, RATE) for fmt, (_, _, ext) in AUDIO_FORMATS.items()}
+
+
+@pytest.mark.parametrize("fmt", list(AUDIO_FORMATS))
+def test_file_is_stored_verbatim_and_decodes_like_pyav(fmt: str, sounds: dict[str, Path]) -> None:
+    ds = hub.empty(mem_url())
+    ds.create_tensor("audio", htype="audio", sample_compression=COMPRESSION[fmt])
+    ds.audio.append(hub.read(sounds[fmt]))
+    data = sounds[fmt].read_bytes()
+    reference, rate = decode_audio(data)
+    assert ds.audio[0].tobytes() == data
+    assert ds.audio[0].shape == reference.shape and reference.shape[1] == 2
+    decoded = ds.audio[0].numpy()
+    assert decoded.dtype == np.float32
+    np.testing.assert_array_equal(decoded, reference)
+    info = ds.audio[0].sample_info
+    assert info["sample_rate"] == rate == RATE and info["channels"] == 2
+    assert info["duration"] == pytest.approx(len(reference) / RATE)
+    if fmt in ("wav", "flac"):  # lossless at 16 bits
+        np.testing.assert_allclose(decoded, tone(RATE, RATE), atol=1 / 2**15)
+
+
+@pytest.mark.parametrize("fmt", list(AUDIO_FORMATS))
+@pytest.mark.parametrize("span", [slice(0, 100), slice(12345, 23456), slice(30000, None), slice(-500, None)])
+def test_sample_range_equals_the_same_samples_of_a_full_decode(fmt: str, span: slice, sounds: dict[str, Path]) -> None:
+    ds = hub.empty(mem_url())
+    ds.create_tensor("audio", htype="audio", sample_compression=COMPRESSION[fmt])
+    ds.audio.append(hub.read(sounds[fmt]))
+    full = ds.audio[0].numpy()
+    np.testing.assert_array_equal(ds.audio[0, span].numpy(), full[span])
+    np.testing.assert_array_equal(ds.audio[0, span, 1].numpy(), full[span, 1])
+    np.testing.assert_array_equal(ds.audio[0, 1000:3000:7].numpy(), full[1000:3000:7])
+
+
+@pytest.mark.parametrize("compression", ["wav", "flac", "mp3", "ogg"])
+def test_numpy_samples_are_encoded_at_the_tensor_rate(compression: str, tmp_path: Path) -> None:
+    ds = hub.empty(tmp_path / "ds")
+    ds.create_tensor("audio", htype="audio", sample_compression=compression, sample_rate=16000)
+    mono = tone(8000, 16000, channels=1)
+    ds.audio.extend([mono, tone(4000, 16000)])
+    ds = hub.load(tmp_path / "ds", read_only=True)
+    assert ds.audio[0].sample_info["sample_rate"] == (48000 if compression == "ogg" else 16000)  # Opus: 48 kHz
+    assert ds.audio[0].numpy().shape[1] == 1 and ds.audio[1].numpy().shape[1] == 2
+    if compression in ("wav", "flac"):
+        np.testing.assert_allclose(ds.audio[0].numpy(), mono, atol=1 / 2**15)
+    else:  # lossy, with encoder delay: compare energy, not samples
+        assert np.sqrt(np.mean(ds.audio[0].numpy() ** 2)) == pytest.approx(np.sqrt(np.mean(mono**2)), rel=0.15)
+
+
+def test_corrupt_audio_gives_a_clear_error(sounds: dict[str, Path], tmp_path: Path) -> None:
+    ds = hub.empty(mem_url())
+    ds.create_tensor("audio", htype="audio", sample_compression="flac")
+    bad = tmp_path / "bad.flac"
+    bad.write_bytes(b"fLaC" + bytes(range(256)) * 16)
+    with pytest.raises(CorruptSampleError, match="flac"):
+        ds.audio.append(hub.read(bad))
+    assert len(ds.audio) == 0
+    with pytest.raises(CorruptSampleError, match="wav"):
+        get_codec("wav").decode(b"RIFF\x00\x00\x00\x00WAVEfmt " + b"\xff" * 40)
+    with pytest.raises(CorruptSampleError):
+        get_codec("mp3").read_header(b"")
+
+
+def test_m4a_files_are_aac(sounds: dict[str, Path]) -> None:
+    sample = hub.read(sounds["m4a"], verify=True)
+    assert sample.compression == "aac"
+    assert sample.shape == decode_audio(sounds["m4a"].read_bytes())[0].shape
+
+
+def test_audio_refuses_video_files(tmp_path: Path) -> None:
+    ds = hub.empty(mem_url())
+    with pytest.raises(hub.errors.TensorMetaError, match="mp4"):
+        ds.create_tensor("audio", htype="audio", sample_compression="mp4")
+
+
+def test_without_pyav_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch, sounds: dict[str, Path]) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # what an environment without PyAV looks like to an import
+    data = sounds["wav"].read_bytes()
+    with pytest.raises(MissingDependencyError, match=r"pip install 'hub-core\[av\]'") as info:
+        get_codec("wav").decode(data)
+    assert isinstance(info.value, ImportError)
+    ds = hub.empty(mem_url())
+    ds.create_tensor("audio", htype="audio", sample_compression="wav")
+    with pytest.raises(MissingDependencyError):
+        ds.audio.append(hub.read(sounds["wav"]))
+    assert len(ds.audio) == 0
