@@ -2,7 +2,8 @@
 
 It grows as capabilities land. Today: build a dataset from the images shipped in
 examples/images (stored verbatim, decoded only when read), commit it, change it on a branch,
-reopen it, read samples and views, and see the storage layer's atomic primitives underneath.
+reopen it, read samples and views, train a small PyTorch model from it with ds.pytorch(), and
+see the storage layer's atomic primitives underneath.
 """
 
 from __future__ import annotations
@@ -33,6 +34,38 @@ def build(path: str) -> hub.Dataset:
     return ds
 
 
+def to_input(image: np.ndarray) -> np.ndarray:
+    """An HxWx3 uint8 image as a CxHxW float in [0, 1] (a per-tensor transform, run in the loader's workers)."""
+    return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / 255
+
+
+def train(ds: hub.Dataset, epochs: int = 3) -> float:
+    """A few steps of a small CNN on the dataset, through ds.pytorch(); returns the last loss."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 5, stride=2),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, len(ds.labels.info.class_names)),
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    loader = ds.pytorch(
+        num_workers=2, batch_size=4, shuffle=True, seed=0, transform={"images": to_input, "labels": None}
+    )
+    loss = torch.tensor(0.0)
+    for epoch in range(epochs):  # each pass over the loader is a new epoch, reshuffled
+        for batch in loader:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(batch["images"]), batch["labels"][:, 0])
+            loss.backward()
+            optimizer.step()
+        print(f"epoch {epoch}: loss {loss.item():.3f}")
+    return float(loss.item())
+
+
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="hub-quickstart-"))
     path = os.fspath(workdir / "shapes")
@@ -57,6 +90,9 @@ def main() -> None:
     batch = ds[::4].images.numpy()  # a lazy view: nothing is read until numpy()
     print("every 4th image as one batch:", batch.shape)
     assert ds.images[0].tobytes() == sorted((IMAGES / "circles").glob("*.jpg"))[0].read_bytes()
+
+    # Into PyTorch: worker processes stream whole chunks and decode whole batches (pip install hub-torch).
+    train(ds)
 
     # Underneath, every dataset is a storage of keys with atomic writes and compare-and-swap.
     store = hub.storage.storage_from_url(os.fspath(workdir / "scratch"))

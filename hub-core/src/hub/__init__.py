@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from hub import errors, storage
+from hub import errors, reading, storage
 from hub.api import copy, dataset, deepcopy, delete, empty, exists, like, load, rename
 from hub.compression import COMPRESSIONS as compressions
 from hub.core.dataset import Dataset
 from hub.core.htypes import HTYPES
 from hub.core.links import link
+from hub.core.reading import DatasetReader, Shard
 from hub.core.samples import read
 from hub.core.tensor import Tensor
 from hub.errors import HubError
@@ -22,6 +23,8 @@ htypes = tuple(sorted(HTYPES))
 __all__ = [
     "__version__",
     "Dataset",
+    "DatasetReader",
+    "Shard",
     "Tensor",
     "HubError",
     "compose",
@@ -40,6 +43,7 @@ __all__ = [
     "load",
     "load_integration",
     "read",
+    "reading",
     "rename",
     "storage",
 ]

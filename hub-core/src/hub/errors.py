@@ -40,6 +40,8 @@ __all__ = [
     "EmptyCommitError",
     "CommitConflictError",
     "MergeConflictError",
+    "SampleDecodeError",
+    "DatasetNotShareableError",
     "TransformError",
     "TransformPickleError",
     "SchedulerError",
@@ -189,6 +191,29 @@ class CommitConflictError(VersionControlError):
 
 class MergeConflictError(VersionControlError):
     """Samples changed on both branches; choose a conflict_resolution."""
+
+
+class SampleDecodeError(CorruptSampleError):
+    """A stored sample could not be decoded while reading; ``tensor`` and ``index`` say which."""
+
+    def __init__(self, message: str, tensor: str | None = None, index: int | None = None) -> None:
+        super().__init__(message)
+        self.tensor = tensor
+        self.index = index
+
+    @classmethod
+    def at(cls, tensor: str, index: int, cause: BaseException) -> SampleDecodeError:
+        """The error for sample ``index`` of ``tensor``, whose decoder raised ``cause``."""
+        return cls(
+            f"Sample {index} of tensor {tensor!r} could not be decoded ({type(cause).__name__}: {cause}). "
+            f"Replace it (ds.{tensor}[{index}] = ...) or have the loader skip bad samples (errors='skip').",
+            tensor,
+            index,
+        )
+
+
+class DatasetNotShareableError(HubError):
+    """A dataset that exists only in this process (``mem://``) was sent to another process."""
 
 
 class TransformError(HubError):

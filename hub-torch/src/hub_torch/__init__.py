@@ -1,16 +1,15 @@
-"""PyTorch integration for hub, found by hub-core through the ``hub.integrations`` entry point."""
+"""PyTorch integration for hub, found by hub-core through the ``hub.integrations`` entry point.
+
+``ds.pytorch(...)`` returns a :class:`HubDataLoader` over a :class:`HubIterableDataset`; :class:`HubMapDataset`
+gives random access for torch samplers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from hub_torch._iterable import HubIterableDataset
+from hub_torch._loader import HubDataLoader, dataset_to_pytorch
+from hub_torch._map import HubMapDataset
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "dataset_to_pytorch"]
-
-
-def dataset_to_pytorch(dataset: Any, **kwargs: Any) -> Any:
-    """The hook behind ``ds.pytorch(...)``."""
-    raise NotImplementedError(
-        "ds.pytorch() arrives with the hub-torch loader (issue 6); this release ships the hook only."
-    )
+__all__ = ["__version__", "HubDataLoader", "HubIterableDataset", "HubMapDataset", "dataset_to_pytorch"]

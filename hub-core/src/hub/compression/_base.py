@@ -98,6 +98,13 @@ class Codec(ABC):
         """
         return np.ascontiguousarray(self.decode(data, shape=shape, dtype=dtype)[rows, cols])
 
+    def decode_into(self, data: BytesLike, out: np.ndarray[Any, Any], *, dtype: npt.DTypeLike | None = None) -> None:
+        """Decode one sample straight into ``out`` (its recorded shape); loaders use it to fill batch buffers.
+
+        This default decodes and copies; a codec that can write into a given buffer overrides it.
+        """
+        out[...] = self.decode(data, shape=out.shape, dtype=dtype)
+
     def decode_subscript(
         self,
         data: BytesLike,

@@ -11,6 +11,7 @@ import types
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from hub.compression._base import BytesLike, SampleHeader
 from hub.compression._pillow import PillowCodec
@@ -81,6 +82,23 @@ class JpegCodec(PillowCodec):
             except Exception:
                 pass
         return super().decode_pixels(data)
+
+    def decode_into(self, data: BytesLike, out: np.ndarray[Any, Any], *, dtype: npt.DTypeLike | None = None) -> None:
+        if (
+            _simplejpeg is not None
+            and out.dtype == np.uint8
+            and out.ndim == 3
+            and out.shape[2] == 3
+            and out.flags.c_contiguous
+        ):
+            try:
+                height, width, colorspace, _ = _simplejpeg.decode_jpeg_header(data)
+                if colorspace in _FAST_COLORSPACES and (height, width) == out.shape[:2]:
+                    _simplejpeg.decode_jpeg(data, colorspace="RGB", buffer=out)
+                    return
+            except Exception:
+                pass
+        super().decode_into(data, out, dtype=dtype)
 
     def read_header(self, data: BytesLike) -> SampleHeader:
         if _simplejpeg is not None:

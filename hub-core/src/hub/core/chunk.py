@@ -31,7 +31,7 @@ import numpy as np
 
 from hub.errors import CorruptChunkError, FormatVersionError
 
-__all__ = ["ChunkHeader", "ChunkBuilder", "parse_header", "header_size", "HEADER_PROBE", "MAGIC"]
+__all__ = ["ChunkHeader", "ChunkBuilder", "parse_header", "header_size", "read_chunk", "HEADER_PROBE", "MAGIC"]
 
 MAGIC = b"HUBC"
 MAJOR, MINOR = 1, 0
@@ -120,6 +120,19 @@ def parse_header(data: bytes | memoryview, key: str = "") -> ChunkHeader:
     if (n_shape and shape_ends[-1] != n) or (n_byte and byte_ends[-1] != n) or (n and not (n_shape and n_byte)):
         raise CorruptChunkError(f"Chunk{where} has a header whose runs do not add up to its {n} samples.")
     return ChunkHeader(ndim, n, flags, header_nbytes, body_nbytes, shape_runs, byte_runs, shape_ends, byte_ends)
+
+
+def read_chunk(data: bytes, key: str = "") -> tuple[ChunkHeader, memoryview]:
+    """A whole chunk's parsed header and its body, decompressed if the chunk is lz4-compressed."""
+    header = parse_header(data, key)
+    raw = memoryview(data)[header.header_nbytes :]
+    if header.lz4:
+        from hub.compression import decompress_bytes
+
+        raw = memoryview(decompress_bytes("lz4", bytes(raw)))
+    if len(raw) != header.body_nbytes:
+        raise CorruptChunkError(f"Chunk {key!r} has {len(raw)} body bytes, its header says {header.body_nbytes}.")
+    return header, raw
 
 
 class ChunkBuilder:

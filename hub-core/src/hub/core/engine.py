@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hub.core.chunk import HEADER_PROBE, ChunkBuilder, ChunkHeader, header_size, parse_header
+from hub.core.chunk import HEADER_PROBE, ChunkBuilder, ChunkHeader, header_size, parse_header, read_chunk
 from hub.core.chunk_index import ChunkIndex, chunk_key
 from hub.core.meta import TensorMeta, index_key, new_id
 from hub.core.tiles import TILED, TiledSample, TileManifest, assemble
@@ -463,15 +463,7 @@ class TensorEngine:
         return self._decode_chunk(cid, self._get(self._key(cid)))
 
     def _decode_chunk(self, cid: int, data: bytes) -> tuple[ChunkHeader, memoryview]:
-        key = self._key(cid)
-        header = parse_header(data, key)
-        raw = memoryview(data)[header.header_nbytes :]
-        if header.lz4:
-            from hub.compression import decompress_bytes
-
-            raw = memoryview(decompress_bytes("lz4", bytes(raw)))
-        if len(raw) != header.body_nbytes:
-            raise CorruptChunkError(f"Chunk {key!r} has {len(raw)} body bytes, its header says {header.body_nbytes}.")
+        header, raw = read_chunk(data, self._key(cid))
         self._chunks.put(cid, header, raw)
         return header, raw
 

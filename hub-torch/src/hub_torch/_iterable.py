@@ -1,0 +1,291 @@
+"""``HubIterableDataset``: a torch IterableDataset streaming a hub view, batched (and decoded) inside the workers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data._utils.collate import default_collate as _default_collate
+from torch.utils.data._utils.collate import default_convert as _default_convert
+
+import hub
+from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, Shard
+from hub.errors import DynamicShapeError
+from hub_torch._convert import WIDER, pad_stack, to_torch, torch_dtype_for, writable
+from hub_torch._pack import ArenaAllocator, pack_size
+
+# torch leaves these untyped.
+default_convert: Callable[[Any], Any] = _default_convert
+default_collate: Callable[[Any], Any] = _default_collate
+
+__all__ = ["HubIterableDataset", "Transform", "DecodeMethod"]
+
+#: A callable on the sample dict, or per-tensor callables (None: identity).
+Transform = Callable[[Any], Any] | Mapping[str, Callable[[Any], Any] | None]
+#: How to hand out a tensor's samples: decoded arrays, the stored bytes, or PIL images.
+DecodeMethod = Mapping[str, str]
+
+_log = logging.getLogger("hub_torch")
+_PER_SAMPLE_BATCH = 256  # samples decoded at a time when the dataset yields single samples
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed job, or (0, 1) outside one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class HubIterableDataset(IterableDataset[Any]):
+    """Streams a hub dataset view: each rank and worker reads a disjoint part of every epoch, whole chunks at a time.
+
+    With ``batch_size`` set it yields ready batches (use it with ``DataLoader(batch_size=None)``: batches are
+    decoded in the workers straight into shared memory); with ``batch_size=None`` it yields single samples.
+    Samples are dicts of tensor name to value, or tuples when ``tensors`` is a list or tuple. The epoch's order
+    is a function of ``(seed, epoch)``; call :meth:`set_epoch` before each epoch when not using
+    ``ds.pytorch()`` (whose loader does it).
+    """
+
+    def __init__(
+        self,
+        dataset: hub.Dataset,
+        tensors: Sequence[str] | None = None,
+        *,
+        batch_size: int | None = None,
+        shuffle: bool = False,
+        buffer_size: int = 2048,
+        seed: int | None = None,
+        drop_last: bool = False,
+        transform: Transform | None = None,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        pad_tensors: bool = False,
+        return_index: bool = True,
+        decode_method: DecodeMethod | None = None,
+        errors: ErrorPolicy = "raise",
+        distributed: tuple[int, int] | bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.as_tuple = isinstance(tensors, (list, tuple))
+        if tensors is None and isinstance(transform, Mapping):
+            tensors = list(transform)  # as in Hub 2.x, a transform dict picks the tensors
+        decode_method = dict(decode_method or {})
+        for name, how in decode_method.items():
+            if how not in ("numpy", "tobytes", "pil"):
+                raise ValueError(f"decode_method for {name!r} must be 'numpy', 'tobytes' or 'pil', got {how!r}.")
+        self.reader = DatasetReader(
+            dataset, tensors, tobytes=[n for n, how in decode_method.items() if how == "tobytes"]
+        )
+        self.names = list(self.reader.tensors)
+        self.pil = [n for n, how in decode_method.items() if how == "pil"]
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size}.")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.buffer_bytes = int(buffer_size * 2**20)
+        self.drop_last = drop_last
+        self.transform = transform
+        self.collate_fn = collate_fn
+        self.pad_tensors = pad_tensors
+        self.return_index = return_index and not self.as_tuple
+        self.errors = errors
+        if distributed is None or distributed is True:
+            self.rank, self.world_size = world()
+        elif distributed is False:
+            self.rank, self.world_size = 0, 1
+        else:
+            self.rank, self.world_size = distributed
+        # Ranks must agree on the order: without a seed, a distributed job uses 0 (as DistributedSampler does).
+        self.seed = seed if seed is not None else (0 if self.world_size > 1 else secrets.randbits(32))
+        self.epoch = 0
+        self._skip: dict[int, int] = {}
+        self._rotate = 0
+        #: Whether workers send packs of batches (set by HubDataLoader, which unpacks them).
+        self.packing = False
+        self.pack = pack_size(self._batch_bytes()) if batch_size is not None else 1
+        Shard(self.rank, self.world_size)  # validates the rank
+
+    # ------------------------------------------------------------ epochs
+    def set_epoch(self, epoch: int) -> None:
+        """Read epoch ``epoch`` next (its order is drawn from ``(seed, epoch)``)."""
+        self.epoch = epoch
+
+    def _batch_bytes(self) -> int:
+        """A batch's decoded bytes, from the tensors' largest sample shapes."""
+        per_sample = 0
+        for name in self.names:
+            meta = self.reader.meta(name)
+            if meta.max_shape is not None and meta.dtype is not None and meta.htype not in ("text", "json", "list"):
+                per_sample += int(np.prod(meta.max_shape, dtype=np.int64)) * np.dtype(meta.dtype).itemsize
+        return per_sample * self._step()
+
+    def _fast(self) -> bool:
+        """Whether batches are made whole in the workers (no per-sample transform or collate)."""
+        return self.transform is None and self.collate_fn is None and not self.pil and self.batch_size is not None
+
+    def _turn(self, num_workers: int) -> int:
+        """Batches per message from a worker (a pack) when worker processes send them."""
+        return self.pack if self.packing and self._fast() and num_workers > 0 else 1
+
+    def _step(self) -> int:
+        return self.batch_size or _PER_SAMPLE_BATCH
+
+    def shard_batches(self, num_workers: int) -> list[int]:
+        """How many batches each worker's shard yields this epoch."""
+        counts = []
+        for w in range(max(1, num_workers)):
+            groups = self.reader.plan(
+                Shard(self.rank, self.world_size, w, max(1, num_workers)),
+                shuffle=self.shuffle,
+                seed=self.seed,
+                epoch=self.epoch,
+                batch_size=self._step(),
+                drop_last=self.drop_last,
+                turn=self._turn(num_workers),
+            )
+            counts.append(math.ceil(sum(len(g.positions) for g in groups) / self._step()))
+        return counts
+
+    def resume_after(self, consumed: int, num_workers: int) -> None:
+        """Start the next iteration after the first ``consumed`` yields of this epoch (as a DataLoader takes them).
+
+        A DataLoader takes batches from its workers in turn, skipping finished ones; the shards' skips follow from
+        that, and worker processes are mapped onto shards so that the next one to yield comes first.
+        """
+        counts = self.shard_batches(num_workers)
+        turn = self._turn(num_workers)
+        taken = [0] * len(counts)
+        worker, left = 0, min(consumed, sum(counts))
+        while left:
+            while taken[worker] >= counts[worker]:
+                worker = (worker + 1) % len(counts)
+            # A message holds the batches up to the worker's next multiple of `turn`.
+            message = min(turn - taken[worker] % turn, counts[worker] - taken[worker])
+            step = min(message, left)
+            taken[worker] += step
+            left -= step
+            if step == message:
+                worker = (worker + 1) % len(counts)
+        while any(t < c for t, c in zip(taken, counts, strict=True)) and taken[worker] >= counts[worker]:
+            worker = (worker + 1) % len(counts)
+        self._skip = dict(enumerate(taken))
+        self._rotate = worker
+
+    def __len__(self) -> int:
+        """Yields per epoch on this rank (batches, or samples with ``batch_size=None``)."""
+        if self.batch_size is None:
+            return sum(len(g.positions) for g in self.reader.plan(Shard(self.rank, self.world_size)))
+        return sum(self.shard_batches(1))
+
+    # ------------------------------------------------------------ reading
+    def __iter__(self) -> Iterator[Any]:
+        info = get_worker_info()
+        num_workers = info.num_workers if info is not None else 1
+        worker = (info.id + self._rotate) % num_workers if info is not None else 0
+        skip = self._skip.get(worker, 0)
+        self._skip, self._rotate = {}, 0
+        fast = self._fast()
+        turn = self._turn(num_workers) if info is not None else 1
+        plain = frozenset(WIDER)
+        allocator = ArenaAllocator(self._step() * turn * len(self.names), plain) if fast and info is not None else None
+        fetcher = ChunkFetcher(self.reader.storage)
+        batches = self.reader.batches(
+            Shard(self.rank, self.world_size, worker, num_workers),
+            batch_size=self._step(),
+            shuffle=self.shuffle,
+            seed=self.seed,
+            epoch=self.epoch,
+            drop_last=self.drop_last,
+            buffer_bytes=self.buffer_bytes,
+            skip=skip if self.batch_size is not None else 0,
+            alloc=allocator,
+            errors=self.errors,
+            return_index=True,
+            fetcher=fetcher,
+            turn=turn,
+        )
+        done = skip if self.batch_size is not None else 0
+        pending: list[Any] = []
+        for batch in batches:
+            if allocator is not None:
+                # A message ends at the worker's next multiple of `turn` batches, whatever it skipped.
+                pending.append(self._batch(batch, allocator))
+                done += 1
+                if done % turn == 0:
+                    yield allocator.pack(pending)
+                    pending = []
+            elif fast:
+                yield self._batch(batch, None)
+            elif self.batch_size is not None:
+                yield self._collate([self._sample(batch, i) for i in range(len(batch["index"]))])
+            else:
+                for i in range(len(batch["index"])):
+                    yield default_convert(self._sample(batch, i))
+        if pending and allocator is not None:
+            yield allocator.pack(pending)
+        if fetcher.skipped:
+            _log.warning(
+                "Skipped %d samples that failed to decode (rank %d, worker %d).", fetcher.skipped, self.rank, worker
+            )
+
+    def _batch(self, batch: dict[str, Any], allocator: ArenaAllocator | None) -> Any:
+        out: dict[str, Any] = {}
+        for name in self.names:
+            value = batch[name]
+            meta = self.reader.meta(name)
+            if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+                if all(v.shape == value[0].shape for v in value):  # decoded one by one (media, links), one shape
+                    value = np.stack(value)
+                elif not self.pad_tensors:
+                    raise DynamicShapeError(
+                        f"Samples of tensor {name!r} in one batch have different shapes; pass pad_tensors=True to pad "
+                        "them, a collate_fn to combine them, or a transform that gives them one shape."
+                    )
+                else:
+                    value = pad_stack(value, name)
+            out[name] = to_torch(value, meta, allocator)
+        if self.as_tuple:
+            return tuple(out[n] for n in self.names)
+        if self.return_index:
+            out["index"] = torch.from_numpy(batch["index"].astype(np.int64))
+        return out
+
+    def _sample(self, batch: dict[str, Any], i: int) -> Any:
+        sample: dict[str, Any] = {}
+        for name in self.names:
+            value = batch[name][i]
+            if isinstance(value, np.ndarray):
+                meta = self.reader.meta(name)
+                value = writable(value, torch_dtype_for(meta, value.dtype))
+                if name in self.pil:
+                    from PIL import Image
+
+                    value = Image.fromarray(value)
+            sample[name] = value
+        transform = self.transform
+        if isinstance(transform, Mapping):
+            sample = {k: (transform[k](v) if transform.get(k) is not None else v) for k, v in sample.items()}  # type: ignore[misc]
+        elif transform is not None:
+            sample = transform(sample)
+        if self.as_tuple and isinstance(sample, dict):
+            return tuple(sample[n] for n in self.names)
+        if self.return_index and isinstance(sample, dict):
+            sample["index"] = np.int64(batch["index"][i])
+        return sample
+
+    def _collate(self, samples: list[Any]) -> Any:
+        if self.collate_fn is not None:
+            return self.collate_fn(samples)
+        if self.pad_tensors and samples and isinstance(samples[0], dict):
+            for name in samples[0]:
+                values = [s[name] for s in samples]
+                if isinstance(values[0], np.ndarray) and len({v.shape for v in values}) > 1:
+                    padded = pad_stack(values, name)
+                    for s, v in zip(samples, padded, strict=True):
+                        s[name] = v
+        return default_collate(samples)

@@ -1,0 +1,146 @@
+"""``ds.pytorch(...)``: a DataLoader over a :class:`HubIterableDataset` that counts epochs and resumes mid-epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch.multiprocessing
+from torch.utils.data import DataLoader
+
+import hub
+from hub.core.reading import ErrorPolicy
+from hub.errors import DatasetNotShareableError
+from hub_torch._iterable import DecodeMethod, HubIterableDataset, Transform
+from hub_torch._pack import unpack
+
+__all__ = ["HubDataLoader", "dataset_to_pytorch"]
+
+
+def _passthrough(batch: Any) -> Any:
+    return batch
+
+
+class HubDataLoader(DataLoader[Any]):
+    """A DataLoader whose dataset yields ready batches; each ``iter()`` is a new epoch, resumable mid-epoch.
+
+    ``state_dict()`` records the epoch and how many batches of it were taken; ``load_state_dict(state)`` makes
+    the next ``iter()`` yield the rest of that epoch, the same batches in the same order.
+    """
+
+    dataset: HubIterableDataset
+
+    def __init__(
+        self,
+        dataset: HubIterableDataset,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        use_progress_bar: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            dataset,
+            batch_size=None,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            collate_fn=_passthrough,
+            **kwargs,
+        )
+        dataset.packing = num_workers > 0
+        self.use_progress_bar = use_progress_bar
+        self._epoch = 0
+        self._taken = 0
+        self._resume = 0
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        dataset = self.dataset
+        dataset.set_epoch(self._epoch)
+        if self._resume:
+            dataset.resume_after(self._resume, self.num_workers)
+        self._taken, self._resume = self._resume, 0
+        batches: Iterator[Any] = super().__iter__()
+        if self.use_progress_bar:
+            from tqdm import tqdm
+
+            batches = iter(tqdm(batches, total=len(dataset), initial=self._taken, desc=f"epoch {self._epoch}"))
+        for item in batches:
+            for batch in unpack(item):
+                self._taken += 1
+                yield batch
+        self._epoch += 1
+        self._taken = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter()`` read epoch ``epoch`` (epochs otherwise count up from 0 by themselves)."""
+        self._epoch = epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader is: the epoch, batches taken from it, and the shuffle seed."""
+        return {"epoch": self._epoch, "batches": self._taken, "seed": self.dataset.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (a :meth:`state_dict`): the next ``iter()`` yields the rest of that epoch."""
+        self._epoch = int(state["epoch"])
+        self._resume = int(state["batches"])
+        self.dataset.seed = int(state["seed"])
+
+
+def dataset_to_pytorch(
+    dataset: hub.Dataset,
+    transform: Transform | None = None,
+    tensors: Sequence[str] | None = None,
+    num_workers: int = 1,
+    batch_size: int = 1,
+    drop_last: bool = False,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+    pin_memory: bool = False,
+    shuffle: bool = False,
+    buffer_size: int = 2048,
+    use_progress_bar: bool = False,
+    return_index: bool = True,
+    pad_tensors: bool = False,
+    decode_method: DecodeMethod | None = None,
+    seed: int | None = None,
+    distributed: tuple[int, int] | bool | None = None,
+    *,
+    errors: ErrorPolicy = "raise",
+    multiprocessing_context: str | None = None,
+    **loader_kwargs: Any,
+) -> HubDataLoader:
+    """The hook behind ``ds.pytorch(...)``: a DataLoader over the view (see docs/api.md)."""
+    if loader_kwargs.get("persistent_workers"):
+        raise ValueError(
+            "ds.pytorch() starts its workers anew each epoch (each epoch has its own plan); drop persistent_workers."
+        )
+    if num_workers > 0 and dataset.path.startswith("mem://"):
+        method = multiprocessing_context or torch.multiprocessing.get_start_method(allow_none=True) or "fork"
+        if method != "fork":
+            raise DatasetNotShareableError(
+                f"The dataset {dataset.path} lives in this process's memory, so {method!r} worker processes can't "
+                "open it. Use num_workers=0, multiprocessing_context='fork', or store it on disk "
+                "(hub.deepcopy(src, path))."
+            )
+    iterable = HubIterableDataset(
+        dataset,
+        tensors,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        buffer_size=buffer_size,
+        seed=seed,
+        drop_last=drop_last,
+        transform=transform,
+        collate_fn=collate_fn,
+        pad_tensors=pad_tensors,
+        return_index=return_index,
+        decode_method=decode_method,
+        errors=errors,
+        distributed=distributed,
+    )
+    return HubDataLoader(
+        iterable,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        use_progress_bar=use_progress_bar,
+        multiprocessing_context=multiprocessing_context if num_workers > 0 else None,
+        **loader_kwargs,
+    )

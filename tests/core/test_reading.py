@@ -1,0 +1,190 @@
+"""The loaders' reading API: epoch plans split across shards, prefetching streams, batch decoding, bad samples."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hub
+from hub.core.chunk import parse_header
+from hub.core.reading import DatasetReader, Shard, epoch_schedule
+from hub.errors import DatasetNotShareableError, SampleDecodeError
+
+
+def _photo(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 / w, y * 255 / h, (x + y) * 127 / (w + h)], axis=-1)
+    return np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+
+
+def _numbers(path: str, n: int = 600) -> hub.Dataset:
+    """Raw int32 samples whose values encode their index, labels, text; small chunks so there are many."""
+    ds = hub.empty(path, overwrite=True)
+    with ds:
+        ds.create_tensor("x", max_chunk_size=4096)
+        ds.create_tensor("labels", htype="class_label")
+        ds.create_tensor("names", htype="text")
+        ds.x.extend(np.arange(n * 12, dtype=np.int32).reshape(n, 3, 4))
+        ds.labels.extend(np.arange(n, dtype=np.uint32) % 7)
+        ds.names.extend([f"s{i}" for i in range(n)])
+    return ds
+
+
+@pytest.fixture(scope="module")
+def numbers(tmp_path_factory: pytest.TempPathFactory) -> hub.Dataset:
+    return _numbers(str(tmp_path_factory.mktemp("reading") / "numbers"))
+
+
+def _stream(reader: DatasetReader, shards: list[Shard], **kwargs: object) -> list[int]:
+    seen: list[int] = []
+    for shard in shards:
+        for batch in reader.batches(shard, return_index=True, **kwargs):  # type: ignore[arg-type]
+            index = batch["index"]
+            assert (batch["x"][:, 0, 0] == index * 12).all()
+            assert (batch["labels"][:, 0] == index % 7).all()
+            assert batch["names"] == [f"s{i}" for i in index]
+            seen.extend(index.tolist())
+    return seen
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    world=st.integers(1, 3),
+    workers=st.integers(1, 3),
+    batch=st.integers(1, 70),
+    shuffle=st.booleans(),
+    drop_last=st.booleans(),
+    start=st.integers(0, 50),
+    step=st.integers(1, 3),
+    turn=st.integers(1, 4),
+)
+def test_shards_cover_the_view_exactly_once(
+    numbers: hub.Dataset,
+    world: int,
+    workers: int,
+    batch: int,
+    shuffle: bool,
+    drop_last: bool,
+    start: int,
+    step: int,
+    turn: int,
+) -> None:
+    view = numbers[start::step]
+    reader = DatasetReader(view)
+    expected = view.labels.numpy().shape[0]
+    per_rank = []
+    everything: list[int] = []
+    for rank in range(world):
+        shards = [Shard(rank, world, w, workers) for w in range(workers)]
+        seen = _stream(reader, shards, batch_size=batch, shuffle=shuffle, seed=3, drop_last=drop_last, turn=turn)
+        per_rank.append(len(seen))
+        everything.extend(seen)
+    assert len(everything) == len(set(everything))
+    assert set(everything) <= set(range(start, 600, step))
+    if drop_last:
+        assert len(set(per_rank)) == 1
+        assert expected - len(everything) < world * batch
+    else:
+        assert sorted(everything) == list(range(start, 600, step))
+
+
+@pytest.mark.parametrize("turn", [1, 3])
+def test_in_order_without_shuffle_when_workers_take_turns(numbers: hub.Dataset, turn: int) -> None:
+    reader = DatasetReader(numbers)
+    streams = [list(reader.batches(Shard(0, 1, w, 3), batch_size=16, return_index=True, turn=turn)) for w in range(3)]
+    turns = [s[i : i + turn] for i in range(0, len(streams[0]), turn) for s in streams]
+    assert np.concatenate([b["index"] for t in turns for b in t]).tolist() == list(range(600))
+
+
+def test_shuffle_is_a_function_of_seed_and_epoch(numbers: hub.Dataset) -> None:
+    reader = DatasetReader(numbers)
+    run = {
+        (seed, epoch): _stream(reader, [Shard()], batch_size=10, shuffle=True, seed=seed, epoch=epoch)
+        for seed, epoch in [(1, 0), (1, 1), (2, 0)]
+    }
+    assert run[(1, 0)] == _stream(reader, [Shard()], batch_size=10, shuffle=True, seed=1, epoch=0)
+    assert run[(1, 0)] != run[(1, 1)] != run[(2, 0)]
+    order = np.asarray(run[(1, 0)])
+    assert abs(np.corrcoef(order, np.arange(len(order)))[0, 1]) < 0.2
+
+
+def test_skip_resumes_the_same_stream(numbers: hub.Dataset) -> None:
+    reader = DatasetReader(numbers)
+    kwargs = {"batch_size": 8, "shuffle": True, "seed": 5, "epoch": 2, "buffer_bytes": 3 * 4096}
+    full = [b["index"].tolist() for b in reader.batches(return_index=True, **kwargs)]  # type: ignore[arg-type]
+    rest = [b["index"].tolist() for b in reader.batches(skip=30, return_index=True, **kwargs)]  # type: ignore[arg-type]
+    assert rest == full[30:]
+
+
+def test_buffer_starts_small_and_grows() -> None:
+    sizes = np.full(50, 100)
+    batches = epoch_schedule(sizes, 32, np.random.default_rng(0), capacity=2000)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(5000))
+    assert max(batches[0]) < 100  # the first batch needed only one group
+    assert max(np.concatenate(batches[:20])) > 1000  # and the buffer grew while serving
+
+
+def test_pickles_without_data_and_refuses_memory_datasets(numbers: hub.Dataset) -> None:
+    reader = DatasetReader(numbers[5:50], ["labels", "x"])
+    data = pickle.dumps(reader)
+    assert len(data) < 2000
+    copy = pickle.loads(data)
+    batch = next(copy.batches(batch_size=45))
+    assert list(batch) == ["labels", "x"]
+    assert batch["x"][:, 0, 0].tolist() == [12 * i for i in range(5, 50)]
+    mem = _numbers("mem://reading-test", 10)
+    with pytest.raises(DatasetNotShareableError, match="num_workers=0"):
+        pickle.dumps(DatasetReader(mem))
+
+
+def test_jpeg_batches_tobytes_and_variable_shapes(tmp_path: Path) -> None:
+    ds = hub.empty(str(tmp_path / "img"))
+    images = [_photo(32, 40, i) for i in range(6)] + [_photo(20, 24, 9)]
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="jpeg", max_chunk_size=8192)
+        ds.images.extend(images)
+    reader = DatasetReader(ds)
+    batch = next(reader.batches(batch_size=6))["images"]
+    assert batch.shape == (6, 32, 40, 3) and batch.dtype == np.uint8
+    assert np.array_equal(batch[2], ds.images[2].numpy())
+    mixed = next(reader.batches(batch_size=7))["images"]
+    assert [m.shape for m in mixed][-2:] == [(32, 40, 3), (20, 24, 3)]
+    raw = next(DatasetReader(ds, tobytes=True).batches(batch_size=7))["images"]
+    assert raw == [ds.images[i].tobytes() for i in range(7)]
+
+
+def _corrupt(ds: hub.Dataset, tensor: str, index: int) -> None:
+    """Zero the first bytes of a stored sample (its JPEG markers), in the chunk on storage."""
+    engine = ds._state.engine(tensor)
+    pos = int(engine.index.locate(np.asarray([index]))[0])
+    key = f"chunks/{engine.meta.id}/{engine.index.chunk_id(pos):016x}"
+    data = bytearray(ds.storage.get(key))
+    header = parse_header(bytes(data))
+    start, _ = header.byte_span(index - engine.index.start_of(pos))
+    data[header.header_nbytes + start : header.header_nbytes + start + 16] = bytes(16)
+    ds.storage.set(key, bytes(data))
+
+
+def test_corrupt_sample_names_tensor_and_index_or_is_skipped(tmp_path: Path) -> None:
+    ds = hub.empty(str(tmp_path / "bad"))
+    with ds:
+        ds.create_tensor("images", htype="image", sample_compression="jpeg")
+        ds.create_tensor("labels", htype="class_label")
+        ds.images.extend([_photo(16, 16, i) for i in range(5)])
+        ds.labels.extend(np.arange(5, dtype=np.uint32))
+    _corrupt(ds, "images", 3)
+    reader = DatasetReader(hub.load(str(tmp_path / "bad"), read_only=True))
+    with pytest.raises(SampleDecodeError, match="Sample 3 of tensor 'images'") as info:
+        list(reader.batches(batch_size=5))
+    assert (info.value.tensor, info.value.index) == ("images", 3)
+    batches = list(reader.batches(batch_size=5, errors="skip", return_index=True))
+    assert batches[0]["index"].tolist() == [0, 1, 2, 4] and batches[0]["labels"][:, 0].tolist() == [0, 1, 2, 4]
+    seen: list[int] = []
+    list(reader.batches(batch_size=2, errors=lambda e: seen.append(e.index)))  # type: ignore[arg-type, func-returns-value]
+    assert seen == [3]
