@@ -80,5 +80,3 @@ def bench(session: nox.Session) -> None:
     session.install(TORCH_CPU)
     session.install(CORE, TORCH, TENSORFLOW, *BENCH_DEPS)
     session.run("python", "benchmarks/run.py", *session.posargs)
-    for script in ("transform.py", "media.py"):  # not yet scenarios of run.py
-        session.run("python", f"benchmarks/{script}", *session.posargs)

@@ -6,8 +6,9 @@ as JSON to the task's ``result`` path. Needs the standard library and numpy, plu
 in every peer's virtualenv, and imports each system's packages only when that system runs.
 
 A ``load`` measures, from just before the dataset is opened (imports done) to the end of the epoch or of
-``max_seconds``: the time to the first batch; the steady throughput after it, (samples - first batch) / (time after
-the first batch); and the peak memory of the whole process tree (workers included), sampled every 0.1 s as the sum
+``max_seconds``: the time to the first batch; the throughput of the whole pass, samples / seconds (start-up
+included: a loader that does its work before its first batch, filling a buffer, would look fast by the rate after
+it); and the peak memory of the whole process tree (workers included), sampled every 0.1 s as the sum
 of each process's proportional set size (PSS: its resident set with shared pages split between the processes that
 share them, so forked workers are not counted twice).
 
@@ -108,7 +109,7 @@ def _count(labels: Any) -> tuple[int, int]:
 
 def measure(batches: Callable[[], Iterable[Batch]], max_seconds: float) -> dict[str, Any]:
     """Time one pass through ``batches()`` (its set-up included): see the module docstring."""
-    samples = label_sum = first_size = 0
+    samples = label_sum = 0
     first = None
     with MemoryPeak() as memory:
         started = time.perf_counter()
@@ -117,19 +118,18 @@ def measure(batches: Callable[[], Iterable[Batch]], max_seconds: float) -> dict[
             samples, label_sum = samples + n, label_sum + s
             now = time.perf_counter()
             if first is None:
-                first, first_size = now - started, n
+                first = now - started
             if now - started > max_seconds:
                 break
         seconds = time.perf_counter() - started
     if first is None:
         raise RuntimeError("the loader yielded no batch")
-    steady = seconds - first
     return {
         "samples": samples,
         "label_sum": label_sum,
         "seconds": seconds,
         "first_batch_seconds": first,
-        "samples_per_second": (samples - first_size) / steady if steady > 0 else 0.0,
+        "samples_per_second": samples / seconds,
         "peak_memory_bytes": memory.peak,
     }
 

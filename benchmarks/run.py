@@ -42,7 +42,13 @@ TFRECORD = "TFRecord + tf.io.decode_jpeg"
 TORCH_CPU = "torch==2.13.0"
 TORCH_PYPI = ["torch===2.13.0", "torchvision==0.28.0"]
 #: The older scripts, run as they are by ``--scenario NAME``.
-SCRIPTS = {"storage": "storage.py", "format": "format.py", "versioning": "versioning.py"}
+SCRIPTS = {
+    "storage": "storage.py",
+    "format": "format.py",
+    "versioning": "versioning.py",
+    "transform": "transform.py",
+    "media": "media.py",
+}
 
 
 @dataclass(frozen=True)
@@ -468,7 +474,7 @@ def _upload(client: Any, folder: Path) -> list[str]:
 
 def _brief(result: dict[str, Any]) -> str:
     return (
-        f"{result['samples_per_second']:,.0f} samples/s"
+        (f"{result['samples_per_second']:,.0f} samples/s" if result["samples_per_second"] else "")
         + (f", first batch {result['first_batch_seconds']:.2f} s" if "first_batch_seconds" in result else "")
         + (f", {result['peak_memory_bytes'] / 2**20:,.0f} MiB" if "peak_memory_bytes" in result else "")
     )
@@ -495,11 +501,12 @@ def table(scenario: Scenario, runs: dict[str, Runs]) -> str:
         ]
         for name, outcome in runs.items():
             first = outcome.median("first_batch_seconds")
+            if first is None:
+                lines.append(f"| {name} | {_na(outcome)} |  |  |")
+                continue
             memory = outcome.median("peak_memory_bytes")
-            cells = [_number(first, 2), _times(first, ours.median("first_batch_seconds")) if name != reference else ""]
-            lines.append(
-                f"| {name} | " + (" | ".join([*cells, _number(memory and memory / 2**20)]) if first else _na(outcome))
-            )
+            faster = "" if name == reference else _times(first, ours.median("first_batch_seconds"))
+            lines.append(f"| {name} | {_number(first, 2)} | {faster} | {_number(memory and memory / 2**20)} |")
         return "\n".join(lines)
     lines = [
         "| system | samples/s | ours / system | fraction of ceiling | time to first batch (s) | peak memory (MiB) |",
