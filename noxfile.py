@@ -38,7 +38,11 @@ def tests(session: nox.Session) -> None:
     # An empty find-links folder hides local wheel folders, whose CPU torch would otherwise win over PyPI's.
     session.install(*TORCH_VISION, env={"PIP_FIND_LINKS": session.create_tmp()})
     session.install(CORE_TESTS, TORCH, TENSORFLOW, *TEST_DEPS, "scikit-image")
-    session.run("pytest", "tests", *session.posargs)
+    session.run("pytest", "tests", "--ignore=tests/tensorflow", *session.posargs)
+    # TensorFlow's tests in a process of their own: importing tensorflow and then triton (which torchvision
+    # loads through torch._dynamo) crashes the interpreter, both bundling LLVM. Not ours to fix; see
+    # hub-tensorflow/README.md.
+    session.run("pytest", "tests/tensorflow", *session.posargs)
 
 
 @nox.session
