@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import secrets
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,9 @@ def ids_key(tensor_id: str) -> str:
 
 def new_sample_ids(count: int) -> np.ndarray:
     """``count`` random 64-bit sample ids, from fresh OS entropy (forked workers never repeat them)."""
-    return np.random.default_rng(secrets.randbits(128)).integers(0, 2**64, count, dtype=np.uint64, endpoint=False)
+    # os.urandom, not a seeded Generator: making one costs ~50 us, as much as appending a JPEG file.
+    ids: np.ndarray = np.frombuffer(os.urandom(8 * count), dtype=np.uint64).copy()
+    return ids
 
 
 def node_meta_key(node_id: str) -> str:
@@ -81,6 +84,17 @@ def _load_json(data: bytes, what: str) -> dict[str, Any]:
         raise CorruptDatasetError(f"{what} is not a JSON object.")
     check_format_version(doc, what)
     return doc
+
+
+def _copy_json(value: Any) -> Any:
+    """A copy of nested dicts and lists; anything else (numbers, strings, None) is shared, being immutable."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    return copy.deepcopy(value)
 
 
 def _dump_json(doc: dict[str, Any]) -> bytes:
@@ -120,8 +134,16 @@ class TensorMeta:
         return cls(**{k: v for k, v in doc.items() if k in known})
 
     def copy(self) -> TensorMeta:
-        """An independent copy (its lists and dicts too), cheaper than a JSON round trip."""
-        return copy.deepcopy(self)
+        """An independent copy (its lists and dicts too). Taken before every write to roll back to, so it
+        copies the JSON-like fields by hand: ``copy.deepcopy`` cost ~60 us, a fifth of appending a JPEG file.
+        """
+        return replace(
+            self,
+            min_shape=None if self.min_shape is None else list(self.min_shape),
+            max_shape=None if self.max_shape is None else list(self.max_shape),
+            info=_copy_json(self.info),
+            changes=_copy_json(self.changes),
+        )
 
     def update_shape_bounds(self, shapes: list[tuple[int, ...]]) -> None:
         """Widen min/max shape to cover ``shapes`` (all of this tensor's ndim)."""
