@@ -5,6 +5,8 @@ Fresh machine: ``pip install nox && nox -s lint tests_core tests`` runs every ch
 
 from __future__ import annotations
 
+import tempfile
+
 import nox
 
 nox.options.sessions = ["lint", "tests_core", "tests"]
@@ -36,7 +38,8 @@ LINT_DEPS = ["ruff==0.17.5", "mypy==2.4.1", "boto3-stubs[s3]", "types-tqdm", "py
 def tests(session: nox.Session) -> None:
     """The whole suite, with all three packages installed."""
     # An empty find-links folder hides local wheel folders, whose CPU torch would otherwise win over PyPI's.
-    session.install(*TORCH_VISION, env={"PIP_FIND_LINKS": session.create_tmp()})
+    # Not session.create_tmp(): it points TMPDIR into the virtualenv, where Ray refuses to start its workers.
+    session.install(*TORCH_VISION, env={"PIP_FIND_LINKS": tempfile.mkdtemp(prefix="hub-no-find-links-")})
     session.install(CORE_TESTS, TORCH, TENSORFLOW, *TEST_DEPS, "scikit-image")
     session.run("pytest", "tests", "--ignore=tests/tensorflow", *session.posargs)
     # TensorFlow's tests in a process of their own: importing tensorflow and then triton (which torchvision
