@@ -7,38 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 import hub
-from tests.core.media._make import decode_video, moving_frames, tone, write_audio, write_video
+from tests.core.media._make import decode_video, write_media_dataset
 
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[Path]]]:
-    root = tmp_path_factory.mktemp("media")
-    clips = [write_video(root / f"c{i}.mp4", moving_frames(8 + i, 16, 16), "mp4") for i in range(3)]
-    sounds = [write_audio(root / f"s{i}.wav", tone(800 + 100 * i, 8000), "wav", 8000) for i in range(3)]
-    pictures = []
-    for i in range(3):
-        pictures.append(root / f"p{i}.png")
-        Image.fromarray(np.full((6, 5, 3), 40 * i, np.uint8)).save(pictures[-1])
-    ds = hub.empty(root / "ds")
-    with ds:
-        ds.create_tensor("video", htype="video", sample_compression="mp4")
-        ds.create_tensor("audio", htype="audio", sample_compression="wav")
-        ds.create_tensor("linked", htype="link[image]")
-        ds.create_tensor("seq", htype="sequence[generic]", dtype="int16")
-        for i in range(3):
-            ds.append(
-                {
-                    "video": hub.read(clips[i]),
-                    "audio": hub.read(sounds[i]),
-                    "linked": hub.link(pictures[i]),
-                    "seq": [np.full(3, j, np.int16) for j in range(i + 1)],
-                }
-            )
-    ds.close()
-    return root / "ds", {"clips": clips, "sounds": sounds, "pictures": pictures}
+    return write_media_dataset(tmp_path_factory.mktemp("media"), 3)
 
 
 def test_media_through_tf_data(media: tuple[Path, dict[str, list[Path]]]) -> None:

@@ -116,3 +116,38 @@ def write_movie(path: Path, frames: np.ndarray, samples: np.ndarray, fps: int = 
         out.mux(video.encode(None))
         out.mux(audio.encode(None))
     return path
+
+
+def write_media_dataset(root: Path, count: int) -> tuple[Path, dict[str, list[Path]]]:
+    """A dataset of ``count`` samples of a video, an audio, a linked image and a sequence tensor, with its files.
+
+    Sample ``i``: an mp4 of ``8 + i`` 16x16 frames, a wav of ``800 + 100 * i`` stereo samples, a link to a 6x5
+    PNG filled with ``40 * i``, and a sequence of ``i + 1`` int16 rows ``[j, j, j]``.
+    """
+    from PIL import Image
+
+    import hub
+
+    clips = [write_video(root / f"c{i}.mp4", moving_frames(8 + i, 16, 16), "mp4") for i in range(count)]
+    sounds = [write_audio(root / f"s{i}.wav", tone(800 + 100 * i, 8000), "wav", 8000) for i in range(count)]
+    pictures = []
+    for i in range(count):
+        pictures.append(root / f"p{i}.png")
+        Image.fromarray(np.full((6, 5, 3), 40 * i, np.uint8)).save(pictures[-1])
+    ds = hub.empty(root / "ds")
+    with ds:
+        ds.create_tensor("video", htype="video", sample_compression="mp4")
+        ds.create_tensor("audio", htype="audio", sample_compression="wav")
+        ds.create_tensor("linked", htype="link[image]")
+        ds.create_tensor("seq", htype="sequence[generic]", dtype="int16")
+        for i in range(count):
+            ds.append(
+                {
+                    "video": hub.read(clips[i]),
+                    "audio": hub.read(sounds[i]),
+                    "linked": hub.link(pictures[i]),
+                    "seq": [np.full(3, j, np.int16) for j in range(i + 1)],
+                }
+            )
+    ds.close()
+    return root / "ds", {"clips": clips, "sounds": sounds, "pictures": pictures}
