@@ -45,6 +45,7 @@ __all__ = [
     "LoaderOptionError",
     "TransformError",
     "TransformPickleError",
+    "TransformOptionError",
     "SchedulerError",
     "LinkedSampleError",
 ]
@@ -237,6 +238,10 @@ class TransformError(HubError):
 
 class TransformPickleError(HubError, TypeError):
     """A transform, its arguments or its inputs can't be pickled for the chosen scheduler."""
+
+
+class TransformOptionError(HubError, ValueError):
+    """An ``eval`` option is unknown or out of range, or doesn't fit its ``data_in`` and ``ds_out``."""
 
 
 class SchedulerError(HubError, ValueError):

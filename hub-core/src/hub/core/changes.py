@@ -13,7 +13,7 @@ from typing import Any
 
 from hub.core.meta import TensorMeta
 
-__all__ = ["record_append", "record_update", "record_pop", "record_created", "record_info"]
+__all__ = ["record_append", "record_update", "record_pop", "record_clear", "record_created", "record_info"]
 
 
 def _parent_index(record: dict[str, Any], index: int) -> int:
@@ -68,6 +68,17 @@ def record_pop(meta: TensorMeta, index: int) -> None:
     if p in changes.get("updated", []):
         changes["updated"].remove(p)
     bisect.insort(changes.setdefault("deleted", []), p)
+
+
+def record_clear(meta: TensorMeta) -> None:
+    """Every sample was removed (call before the removal): each sample of the parent counts as deleted."""
+    changes = meta.changes
+    if changes.get("created"):
+        return
+    added = changes.pop("added", None)
+    kept = meta.length - (added[1] - added[0] if added is not None else 0)
+    changes.pop("updated", None)
+    changes["deleted"] = list(range(kept + len(changes.get("deleted", []))))
 
 
 def record_info(meta: TensorMeta) -> None:

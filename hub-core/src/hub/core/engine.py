@@ -47,6 +47,7 @@ class _Checkpoint:
     meta: TensorMeta
     tail_id: int | None
     tail_samples: int
+    garbage: frozenset[str]
 
 
 class _ChunkCache:
@@ -138,12 +139,13 @@ class TensorEngine:
     def checkpoint(self) -> _Checkpoint:
         """What :meth:`rollback` restores: the state before a write that may fail half-way."""
         tail_samples = self._tail.num_samples if self._tail is not None else 0
-        return _Checkpoint(self.index.copy(), self.meta.copy(), self._tail_id, tail_samples)
+        return _Checkpoint(self.index.copy(), self.meta.copy(), self._tail_id, tail_samples, frozenset(self._garbage))
 
     def rollback(self, cp: _Checkpoint) -> None:
         """Forget every sample added since ``cp``; chunks written meanwhile become unreferenced."""
         self._index = cp.index
         self.meta = cp.meta
+        self._garbage = set(cp.garbage)  # the restored index names them again
         if self._tail is not None and self._tail_id == cp.tail_id:
             self._tail.truncate(cp.tail_samples)
             self._tail_bytes = None
@@ -352,6 +354,25 @@ class TensorEngine:
             index.append(cid, end - start, flags)
             start = end
         self.meta.length += start
+        self._dirty = True
+
+    def clear(self) -> None:
+        """Remove every sample (the tensor keeps its definition); chunks only this node named become garbage."""
+        self._write_tail()
+        self._drop_tail()
+        index = self.index
+        firsts: dict[int, int] = {}  # a chunk's first sample: entries split by updates can share a chunk
+        for pos in range(len(index)):
+            cid = index.chunk_id(pos)
+            if self._is_tiled(pos):
+                self._forget_tiled(cid, index.start_of(pos))
+            else:
+                firsts.setdefault(cid, index.start_of(pos))
+        for cid, first in firsts.items():
+            self._discard(self._key(cid), first)
+        self._index = ChunkIndex()
+        self.meta.length = self.meta.sealed = 0
+        self.meta.min_shape = self.meta.max_shape = None
         self._dirty = True
 
     def collect_garbage(self) -> None:

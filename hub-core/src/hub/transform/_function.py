@@ -89,14 +89,31 @@ class ComputeFunction:
         progressbar: bool = True,
         skip_ok: bool = False,
         check_lengths: bool = True,
+        pad_data_in: bool = False,
+        read_only_ok: bool = False,
+        cache_size: int = 16,
+        checkpoint_interval: int = 0,
         ignore_errors: bool = False,
+        **kwargs: Any,
     ) -> None:
         """Run the transform over every item of ``data_in``, appending its outputs to ``ds_out`` in input order.
 
         See :meth:`Pipeline.eval`.
         """
         Pipeline([self]).eval(
-            data_in, ds_out, num_workers, scheduler, progressbar, skip_ok, check_lengths, ignore_errors
+            data_in,
+            ds_out,
+            num_workers,
+            scheduler,
+            progressbar,
+            skip_ok,
+            check_lengths,
+            pad_data_in,
+            read_only_ok,
+            cache_size,
+            checkpoint_interval,
+            ignore_errors,
+            **kwargs,
         )
 
     def __repr__(self) -> str:
@@ -132,7 +149,12 @@ class Pipeline:
         progressbar: bool = True,
         skip_ok: bool = False,
         check_lengths: bool = True,
+        pad_data_in: bool = False,
+        read_only_ok: bool = False,
+        cache_size: int = 16,
+        checkpoint_interval: int = 0,
         ignore_errors: bool = False,
+        **kwargs: Any,
     ) -> None:
         """Run the pipeline over every item of ``data_in`` (a sequence, numpy array or dataset view) into ``ds_out``.
 
@@ -141,10 +163,31 @@ class Pipeline:
         ``ds_out``'s storage themselves; ``ds_out`` then gets every output in input order, or, if any
         input fails (:class:`~hub.errors.TransformError` names it) or the run is interrupted, nothing.
         ``ignore_errors=True`` skips failing inputs instead and warns how many were skipped.
+
+        ``ds_out=None`` replaces the contents of the dataset ``data_in`` with the outputs (all or
+        nothing); with ``read_only_ok=True`` and a read-only dataset (or a view) it only reads, and
+        appending anything is an error. ``pad_data_in=True`` iterates a dataset to its longest tensor,
+        shorter ones giving empty samples. ``checkpoint_interval=N`` commits ``ds_out`` every N inputs
+        (rounded up to a multiple of ``num_workers``), so a failed run keeps the committed prefix.
+        ``cache_size`` is accepted for Hub 2.x compatibility and has no effect.
         """
         from hub.transform._eval import run_eval
+        from hub.transform._options import EvalOptions
 
-        run_eval(self, data_in, ds_out, num_workers, scheduler, progressbar, skip_ok, check_lengths, ignore_errors)
+        options = EvalOptions.of(
+            num_workers,
+            scheduler,
+            progressbar,
+            skip_ok,
+            check_lengths,
+            pad_data_in,
+            read_only_ok,
+            cache_size,
+            checkpoint_interval,
+            ignore_errors,
+            extra=kwargs,
+        )
+        run_eval(self, data_in, ds_out, options)
 
     def __repr__(self) -> str:
         return f"hub.compose({self.functions!r})"

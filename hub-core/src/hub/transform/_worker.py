@@ -12,7 +12,7 @@ from hub.core.engine import IndexPiece, TensorEngine
 from hub.core.links import LinkResolver
 from hub.core.meta import TensorMeta, ids_key, new_sample_ids
 from hub.core.samples import SampleEncoder
-from hub.errors import TensorNotFoundError, TransformError
+from hub.errors import ReadOnlyError, TensorNotFoundError, TransformError
 from hub.storage import Storage, storage_from_url
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class Job:
     #: The output dataset's creds keys and the credentials populated for them, for links the transform appends.
     creds_keys: list[str] = field(default_factory=list)
     link_creds: dict[str, Any] = field(default_factory=dict)
+    #: ``read_only_ok`` on a dataset that can't be written: run the transform, but appending is an error.
+    scan: bool = False
 
     def __call__(self, task: Task, progress: Callable[[int], None] | None = None) -> TaskResult:
         return run_task(self, task, progress)
@@ -73,6 +75,7 @@ class Job:
             True,
             self.creds_keys,
             self.link_creds,
+            self.scan,
         )
 
     def names(self) -> frozenset[str]:
@@ -199,6 +202,8 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
                     raise transform_error(index, e, job.remote) from e
                 result.skipped.append((index, f"{type(e).__name__}: {e}"))
             else:
+                if job.scan and any(encoded.values()):
+                    raise _appended(index, encoded)
                 writer.write(encoded)
             if progress is not None:
                 progress(1)
@@ -210,6 +215,17 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
         _delete(storage, writer.written())
         raise
     return result
+
+
+def _appended(index: int, encoded: dict[str, list[Any]]) -> TransformError:
+    names = sorted(k for k, v in encoded.items() if v)
+    return TransformError(
+        f"The transform appended to {names} for input {index}, but it runs with read_only_ok=True on a dataset it "
+        "can't write (read-only, a commit, or a view), so it may only read. Load the dataset with read_only=False "
+        "and pass the whole dataset to transform it in place, or give a ds_out to append to.",
+        index,
+        ReadOnlyError(f"eval(read_only_ok=True) on a dataset it can't write appended to {names}"),
+    )
 
 
 def _delete(storage: Storage, keys: list[str]) -> None:
