@@ -108,3 +108,20 @@ def test_two_node_cluster(two_node_cluster: str, tmp_path: Path) -> None:
     tf.where(seconds=0.5).eval(range(16), ds, num_workers=4, scheduler="ray", progressbar=False)
     assert ds.labels.numpy().ravel().tolist() == list(range(16))
     assert set(ds.names.text()) == alive
+
+
+def test_ray_progress_counts_inputs_within_a_task(
+    local_ray: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core.transform.test_eval_options import record_progress
+
+    counts = record_progress(monkeypatch, tmp_path / "flag")
+    ds = tf.make_output(str(tmp_path / "ds"))
+    # Four tasks of 10 inputs; input 3 of each waits until the bar has counted some inputs, which it can only do
+    # while tasks run.
+    tf.wait_for_flag(at=3, flag=str(tmp_path / "flag")).eval(
+        range(40), ds, num_workers=1, scheduler="ray", progressbar=True
+    )
+    assert 0 < counts[0] < 10
+    assert counts[-1] == 40
+    check_fan_out(ds, range(40))

@@ -111,3 +111,44 @@ def crash_at(i: Any, samples_out: Any, at: int) -> None:
     if int(i) == at:
         os.kill(os.getpid(), signal.SIGKILL)
     fan_out.func(i, samples_out)
+
+
+@hub.compute
+def brighten(sample_in: Any, samples_out: Any, fail_at: int | None = None) -> None:
+    """An in-place transform of a ``fan_out`` dataset: images + 1, labels + 1000, one output per input sample."""
+    label = int(sample_in.labels.numpy()[0])
+    if label == fail_at:
+        raise ValueError(f"bad label {label}")
+    samples_out.images.append(sample_in.images.numpy() + 1)
+    samples_out.labels.append(label + 1000)
+    samples_out.names.append(sample_in.names.text() + "!")
+
+
+@hub.compute
+def describe_padded(sample_in: Any, samples_out: Any) -> None:
+    """Records what a padded input gives for tensors ``a`` and ``b``: their values or empty arrays."""
+    a, b = sample_in.a.numpy(), sample_in["b"].numpy()
+    samples_out.shapes.append(np.asarray([*a.shape, -1, *b.shape], dtype=np.int64))
+    samples_out.dtypes.append(f"{a.dtype}/{b.dtype}")
+    samples_out.sums.append(np.asarray([a.sum(), b.sum()], dtype=np.int64))
+
+
+@hub.compute
+def touch(sample_in: Any, samples_out: Any, directory: str, append: bool = False) -> None:
+    """Reads a sample and notes its label as a file in ``directory``; appends the label only if ``append``."""
+    label = int(sample_in.labels.numpy()[0])
+    open(os.path.join(directory, str(label)), "w").close()
+    if append:
+        samples_out.labels.append(label)
+
+
+@hub.compute
+def wait_for_flag(i: Any, samples_out: Any, at: int, flag: str) -> None:
+    """Appends like ``fan_out``; inputs ``at`` mod 10 wait until the file ``flag`` exists (the parent saw progress)."""
+    if int(i) % 10 == at:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(flag):
+            if time.monotonic() > deadline:
+                raise TimeoutError("no progress was reported while this task ran")
+            time.sleep(0.01)
+    fan_out.func(i, samples_out)

@@ -95,15 +95,19 @@ def _threaded(job: Work, tasks: list[Task], num_workers: int, progress: Progress
 
 
 _CANCEL: Any = None  # in a worker process: the event the parent sets to stop every task early
+_DONE: Any = None  # in a worker process: the shared count of inputs done, which the parent polls
+
+#: How often the parent reads the workers' progress (and the Ray workers report it), in seconds.
+_POLL = 0.2
 
 
 #: How long a worker whose parent died gives its task to delete what it wrote before exiting.
 _ORPHAN_GRACE = 5.0
 
 
-def _init_worker(cancel: Any, parent: int) -> None:
-    global _CANCEL
-    _CANCEL = cancel
+def _init_worker(cancel: Any, done: Any, parent: int) -> None:
+    global _CANCEL, _DONE
+    _CANCEL, _DONE = cancel, done
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
     threading.Thread(target=_exit_with_parent, args=(parent,), name="hub-parent-watch", daemon=True).start()
 
@@ -121,6 +125,9 @@ def _process_task(job: Work, task: Task) -> TaskResult:
     def tick(n: int) -> None:
         if _CANCEL.is_set():
             raise _Cancelled
+        if n:
+            with _DONE.get_lock():
+                _DONE.value += n
 
     try:
         tick(0)
@@ -134,16 +141,30 @@ def _processed(job: Work, tasks: list[Task], num_workers: int, progress: Progres
     # copy mid-lock; not forkserver: its workers would see the environment of its first use, not today's.
     context = multiprocessing.get_context("spawn")
     cancel = context.Event()
+    counter = context.Value("q", 0)
     shipped = job.shipped()
     failure: BaseException | None = None
+    reported = 0
+
+    def report() -> None:  # what the workers counted since the last report
+        nonlocal reported
+        now = int(counter.value)
+        if now > reported:
+            progress(now - reported)
+            reported = now
+
     with ProcessPoolExecutor(
-        min(num_workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(cancel, os.getpid())
+        min(num_workers, len(tasks)),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(cancel, counter, os.getpid()),
     ) as pool:
         futures = [pool.submit(_process_task, shipped, task) for task in tasks]
         pending = set(futures)
         while pending:
             try:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                finished, pending = wait(pending, timeout=_POLL, return_when=FIRST_COMPLETED)
+                report()
             except KeyboardInterrupt as e:
                 # The tasks stop at their next input and delete what they wrote; results that arrive are kept.
                 failure = failure or e
@@ -164,9 +185,9 @@ def _processed(job: Work, tasks: list[Task], num_workers: int, progress: Progres
                 result = f.result()
                 if not result.cancelled:
                     done.append(result)
-                    progress(result.count)
                 if result.error is not None:
                     cancel.set()
+    report()
     if failure is not None:
         raise failure
 
@@ -187,16 +208,29 @@ def _ray(job: Work, tasks: list[Task], num_workers: int, progress: Progress, don
         # Joins the cluster RAY_ADDRESS names, if any; else starts a local Ray on this machine.
         ray.init(include_dashboard=False)
     remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+    tally = ray.remote(num_cpus=0)(_Tally).remote()
     shipped = ray.put(_by_value(job.shipped()))
-    pending = [remote.remote(shipped, task) for task in tasks]
+    pending = [remote.remote(shipped, task, tally) for task in tasks]
+    reported = 0
+
+    def report() -> None:  # what the tasks reported since the last report
+        nonlocal reported
+        now: int = ray.get(tally.total.remote())
+        if now > reported:
+            progress(now - reported)
+            reported = now
+
     try:
         while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
+            ready, pending = ray.wait(pending, num_returns=1, timeout=_POLL)
+            report()
+            if not ready:
+                continue
             result: TaskResult = ray.get(ready[0])
             done.append(result)
-            progress(result.count)
             if result.error is not None:
                 return
+        report()
     finally:
         # Cancelled tasks delete what they wrote; the results of those that finished meanwhile are collected,
         # so that the caller deletes their chunks too.
@@ -207,10 +241,63 @@ def _ray(job: Work, tasks: list[Task], num_workers: int, progress: Progress, don
                 done.append(ray.get(ref))
             except (ray.exceptions.TaskCancelledError, ray.exceptions.RayTaskError):
                 pass
+        ray.kill(tally)
 
 
-def _ray_task(job_bytes: bytes, task: Task) -> TaskResult:
-    result: TaskResult = pickle.loads(job_bytes)(task)
+class _Tally:
+    """A Ray actor that adds up the inputs the tasks of one run have done."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, n: int) -> None:
+        self.count += n
+
+    def total(self) -> int:
+        return self.count
+
+
+class _Reporter:
+    """Sends a Ray task's progress to the tally in batches, every ``_POLL`` seconds, from a thread of its own."""
+
+    def __init__(self, tally: Any) -> None:
+        self.tally = tally
+        self.pending = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="hub-progress", daemon=True)
+        self.thread.start()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.pending += n
+
+    def _send(self) -> Any:
+        with self.lock:
+            n, self.pending = self.pending, 0
+        return self.tally.add.remote(n) if n else None
+
+    def _run(self) -> None:
+        while not self.stop.wait(_POLL):
+            self._send()
+
+    def close(self) -> None:
+        """Send the rest and wait until the tally has it, so that the parent counts it before the task's result."""
+        self.stop.set()
+        self.thread.join()
+        ref = self._send()
+        if ref is not None:
+            import ray
+
+            ray.get(ref)
+
+
+def _ray_task(job_bytes: bytes, task: Task, tally: Any) -> TaskResult:
+    reporter = _Reporter(tally)
+    try:
+        result: TaskResult = pickle.loads(job_bytes)(task, reporter.add)
+    finally:
+        reporter.close()
     return result
 
 

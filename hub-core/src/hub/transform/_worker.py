@@ -195,15 +195,16 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
         for offset, sample_in in enumerate(_iterate(task.items)):
             index = task.start + offset
             try:
-                outputs = job.pipeline.run(sample_in, names, job.check_lengths)
-                encoded = writer.encode(outputs)
+                # Scanning, any append is the error, whatever the lengths.
+                outputs = job.pipeline.run(sample_in, names, job.check_lengths and not job.scan)
+                encoded = {} if job.scan else writer.encode(outputs)
             except Exception as e:
                 if not job.ignore_errors:
                     raise transform_error(index, e, job.remote) from e
                 result.skipped.append((index, f"{type(e).__name__}: {e}"))
             else:
-                if job.scan and any(encoded.values()):
-                    raise _appended(index, encoded)
+                if job.scan and any(outputs.values()):
+                    raise _appended(index, outputs)
                 writer.write(encoded)
             if progress is not None:
                 progress(1)
@@ -217,8 +218,8 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
     return result
 
 
-def _appended(index: int, encoded: dict[str, list[Any]]) -> TransformError:
-    names = sorted(k for k, v in encoded.items() if v)
+def _appended(index: int, outputs: dict[str, list[Any]]) -> TransformError:
+    names = sorted(k for k, v in outputs.items() if v)
     return TransformError(
         f"The transform appended to {names} for input {index}, but it runs with read_only_ok=True on a dataset it "
         "can't write (read-only, a commit, or a view), so it may only read. Load the dataset with read_only=False "
