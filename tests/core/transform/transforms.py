@@ -152,3 +152,9 @@ def wait_for_flag(i: Any, samples_out: Any, at: int, flag: str) -> None:
                 raise TimeoutError("no progress was reported while this task ran")
             time.sleep(0.01)
     fan_out.func(i, samples_out)
+
+
+@hub.compute
+def word_of_label(sample_in: Any, samples_out: Any) -> None:
+    """Replaces a numeric label by a word; tasks meet the words in the order of their inputs."""
+    samples_out.labels.append(["cat", "dog", "cow"][int(sample_in.labels.numpy()[0]) % 3])
