@@ -373,6 +373,7 @@ class TensorEngine:
                 firsts.setdefault(cid, index.start_of(pos))
         for cid, first in firsts.items():
             self._discard(self._key(cid), first)
+            self._forget(cid)
         self._index = ChunkIndex()
         self.meta.length = self.meta.sealed = 0
         self.meta.min_shape = self.meta.max_shape = None
