@@ -288,3 +288,31 @@ def test_processed_progress_counts_inputs_within_a_task(tmp_path: Path, monkeypa
     assert counts[0] == 3
     assert counts[-1] == 40
     check_fan_out(ds, range(40))
+
+
+@pytest.mark.parametrize(("scheduler", "workers"), [("serial", 0), ("threaded", 2), ("processed", 2)])
+def test_in_place_with_padding_fills_a_new_tensor(tmp_path: Path, scheduler: str, workers: int) -> None:
+    ds = hub.empty(str(tmp_path / "ds"))
+    ds.create_tensor("a", dtype="int32")
+    ds.create_tensor("sums", dtype="int64")
+    ds.a.extend(np.arange(10, dtype=np.int32).reshape(5, 2))
+    tf.fill_sums().eval(ds, num_workers=workers, scheduler=scheduler, pad_data_in=True, progressbar=False)
+    assert ds.a.numpy().tolist() == np.arange(10).reshape(5, 2).tolist()
+    assert ds.sums.numpy().ravel().tolist() == [4 * i + 1 for i in range(5)]
+
+
+@pytest.mark.parametrize(("scheduler", "workers"), [("serial", 0), ("threaded", 2)])
+def test_an_interrupted_in_place_eval_leaves_the_dataset_as_it_was(
+    tmp_path: Path, scheduler: str, workers: int
+) -> None:
+    ds = hub.empty(str(tmp_path / "ds"))
+    ds.create_tensor("a", dtype="int32")
+    ds.create_tensor("sums", dtype="int64")
+    ds.a.extend(np.arange(20, dtype=np.int32).reshape(10, 2))
+    ds.sums.extend(np.zeros(10, dtype=np.int64))
+    before, objects = stored(ds), set(ds.storage.list(""))
+    with pytest.raises(KeyboardInterrupt):
+        tf.fill_sums(interrupt_at=12).eval(ds, num_workers=workers, scheduler=scheduler, progressbar=False)
+    assert stored(ds) == before
+    assert stored(hub.load(str(tmp_path / "ds"), read_only=True)) == before
+    assert set(ds.storage.list("")) == objects

@@ -158,3 +158,13 @@ def wait_for_flag(i: Any, samples_out: Any, at: int, flag: str) -> None:
 def word_of_label(sample_in: Any, samples_out: Any) -> None:
     """Replaces a numeric label by a word; tasks meet the words in the order of their inputs."""
     samples_out.labels.append(["cat", "dog", "cow"][int(sample_in.labels.numpy()[0]) % 3])
+
+
+@hub.compute
+def fill_sums(sample_in: Any, samples_out: Any, interrupt_at: int | None = None) -> None:
+    """Keeps ``a`` and fills ``sums`` with its sum: an in-place transform of a dataset padded to ``a``'s length."""
+    a = sample_in.a.numpy()
+    if int(a[0]) == interrupt_at:
+        raise KeyboardInterrupt
+    samples_out.a.append(a)
+    samples_out.sums.append(int(a.sum()))
