@@ -29,11 +29,12 @@ class SkippedSamplesWarning(UserWarning):
     """``eval(..., ignore_errors=True)`` skipped inputs whose transform failed."""
 
 
-#: Tasks per worker: more than one evens out uneven inputs and moves the progress bar.
+#: Tasks per worker: more than one evens out inputs of uneven cost.
 TASKS_PER_WORKER = 4
 
 
 def run_eval(pipeline: Pipeline, data_in: Any, ds_out: Dataset | None, options: EvalOptions) -> None:
+    """Run ``pipeline`` over ``data_in`` into ``ds_out`` (or in place), one stitched segment per checkpoint."""
     from hub.core.dataset import Dataset
 
     target, mode = _target(data_in, ds_out, options)
