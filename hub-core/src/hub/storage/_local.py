@@ -22,6 +22,10 @@ _LOCK_DIR = RESERVED_PREFIX + "locks"
 _TMP_PREFIX = RESERVED_PREFIX + "tmp-"
 
 
+def _nothing() -> None:
+    """A no-op to wait for: see :meth:`LocalStorage.flush`."""
+
+
 def _token(data: bytes) -> Token:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -54,6 +58,11 @@ class LocalStorage(Storage):
 
     def flush(self) -> None:
         self._settle()
+        pool = self._behind_pool
+        if pool is not None and self._behind_pid == os.getpid():
+            # A barrier: the one thread runs writes in order, so a write whose tracking an interrupt cut short
+            # (a cancelled transform task) is also in place before flush returns.
+            pool.submit(_nothing).result()
 
     def close(self) -> None:
         self._settle()
@@ -238,10 +247,15 @@ class LocalStorage(Storage):
             pending, self._behind = self._behind, []
         error: BaseException | None = None
         for future in pending:
-            try:
-                future.result()
-            except BaseException as e:  # the rest still finish (or fail) before anything else is written
-                error = error or e
+            while True:
+                try:
+                    future.result()
+                except BaseException as e:  # the rest still finish (or fail) before anything else is written
+                    error = error or e
+                # An interrupt (a cancelled transform task) while waiting: wait on, or the file would be
+                # published after whatever the interrupted caller deletes or writes next.
+                if future.done():
+                    break
         if error is not None:
             raise error
 

@@ -232,72 +232,88 @@ def _ray(job: Work, tasks: list[Task], num_workers: int, progress: Progress, don
                 return
         report()
     finally:
-        # Cancelled tasks delete what they wrote; the results of those that finished meanwhile are collected,
-        # so that the caller deletes their chunks too.
-        for ref in pending:
-            ray.cancel(ref)
+        # The running tasks stop at their next input and delete what they wrote (the queued ones at once); the
+        # results of those that finished meanwhile are collected, so that the caller deletes their chunks too.
+        # Not ray.cancel: its interrupt can land anywhere, even between a task's last write and its result.
+        tally.cancel.remote()
         for ref in pending:
             try:
-                done.append(ray.get(ref))
-            except (ray.exceptions.TaskCancelledError, ray.exceptions.RayTaskError):
-                pass
+                result = ray.get(ref)
+            except ray.exceptions.RayTaskError:
+                continue
+            if not result.cancelled:
+                done.append(result)
         ray.kill(tally)
 
 
 class _Tally:
-    """A Ray actor that adds up the inputs the tasks of one run have done."""
+    """A Ray actor that adds up the inputs the tasks of one run have done, and tells them when to stop."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.stop = False
 
-    def add(self, n: int) -> None:
+    def add(self, n: int) -> bool:
+        """Count ``n`` more inputs; whether the tasks are to stop."""
         self.count += n
+        return self.stop
 
     def total(self) -> int:
         return self.count
 
+    def cancel(self) -> None:
+        self.stop = True
+
 
 class _Reporter:
-    """Sends a Ray task's progress to the tally in batches, every ``_POLL`` seconds, from a thread of its own."""
+    """A Ray task's link to the tally: sends its progress every ``_POLL`` seconds, from a thread of its own, and
+    learns whether to stop."""
 
     def __init__(self, tally: Any) -> None:
+        import ray
+
         self.tally = tally
         self.pending = 0
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.cancelled: bool = ray.get(tally.add.remote(0))
         self.thread = threading.Thread(target=self._run, name="hub-progress", daemon=True)
         self.thread.start()
 
-    def add(self, n: int) -> None:
+    def tick(self, n: int) -> None:
+        """The task's progress callback: count ``n`` inputs, or stop the task if the run was cancelled."""
+        if self.cancelled:
+            raise _Cancelled
         with self.lock:
             self.pending += n
 
     def _send(self) -> Any:
         with self.lock:
             n, self.pending = self.pending, 0
-        return self.tally.add.remote(n) if n else None
+        return self.tally.add.remote(n)
 
     def _run(self) -> None:
+        import ray
+
         while not self.stop.wait(_POLL):
-            self._send()
+            self.cancelled = ray.get(self._send())
 
     def close(self) -> None:
         """Send the rest and wait until the tally has it, so that the parent counts it before the task's result."""
+        import ray
+
         self.stop.set()
         self.thread.join()
-        ref = self._send()
-        if ref is not None:
-            import ray
-
-            ray.get(ref)
+        ray.get(self._send())
 
 
 def _ray_task(job_bytes: bytes, task: Task, tally: Any) -> TaskResult:
     reporter = _Reporter(tally)
     try:
-        result: TaskResult = pickle.loads(job_bytes)(task, reporter.add)
-    finally:
-        reporter.close()
+        result: TaskResult = pickle.loads(job_bytes)(task, reporter.tick)
+    except _Cancelled:  # it deleted what it wrote
+        result = TaskResult(task.number, 0, cancelled=True)
+    reporter.close()
     return result
 
 

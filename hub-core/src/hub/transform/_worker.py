@@ -209,11 +209,13 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
             if progress is not None:
                 progress(1)
         result.pieces, result.metas = writer.finish()
+        # Chunks a storage still writes in the background must be in place before the writer names or deletes them.
+        storage.flush()
     except TransformError as e:
         _delete(storage, writer.written())
         result.error = e
     except BaseException:
-        _delete(storage, writer.written())
+        _clean_up(storage, writer.written())
         raise
     return result
 
@@ -227,6 +229,17 @@ def _appended(index: int, outputs: dict[str, list[Any]]) -> TransformError:
         index,
         ReadOnlyError(f"eval(read_only_ok=True) on a dataset it can't write appended to {names}"),
     )
+
+
+def _clean_up(storage: Storage, keys: list[str]) -> None:
+    """Delete what an interrupted task wrote, to the end: a second Ctrl-C must not leave chunks behind."""
+    while True:
+        try:
+            storage.flush()  # a write the interrupt cut short is in place before it is deleted
+            _delete(storage, keys)
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def _delete(storage: Storage, keys: list[str]) -> None:
