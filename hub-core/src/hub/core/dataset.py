@@ -15,6 +15,7 @@ from hub.core.info import Info
 from hub.core.links import LinkResolver
 from hub.core.lock import Lease, acquire, release_on_collect
 from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
+from hub.core.polygons import RAGGED, is_ragged_polygon
 from hub.core.samples import SampleEncoder, codec_for
 from hub.core.selection import Selection
 from hub.core.tensor import Tensor
@@ -180,7 +181,12 @@ class _State:
         meta = self.meta.tensors[key]
         engine = self.engine(key)
         encoder = SampleEncoder(key, meta, self.links)
-        raw = meta.sample_compression is None and meta.htype not in OBJECT_HTYPES and not get_htype(meta.htype).wrapper
+        raw = (
+            meta.sample_compression is None
+            and meta.htype not in OBJECT_HTYPES
+            and not get_htype(meta.htype).wrapper
+            and not is_ragged_polygon(meta.htype, meta.layout)
+        )
         small = isinstance(samples, np.ndarray) and samples[:1].nbytes <= meta.max_chunk_size
         start = meta.length
         if raw and small and isinstance(samples, np.ndarray) and samples.dtype != object and samples.ndim >= 1:
@@ -533,6 +539,7 @@ class Dataset:
             max_chunk_size=max_chunk_size or TensorMeta.max_chunk_size,
             info=info,
             hidden=hidden,
+            layout=RAGGED if htype == "polygon" else None,
         )
         codec_for(meta)  # refuses codec options (a video's fps, an audio's sample_rate) that can't work, now
         changes.record_created(meta)

@@ -1,8 +1,9 @@
 """Stored samples back to values: one decoder per htype family, found through a registry.
 
 ``decoder_for(meta, links)`` is the one decode path every reader uses (tensor views, loaders): it picks the decoder
-of the tensor's htype family (``text``, ``json``/``list``, ``link``, ``sequence``, or arrays), and array decoding
-goes through the compression's codec, which may decode only part of a sample (the frames a subscript picks).
+of the tensor's htype family (``text``, ``json``/``list``, ``link``, ``sequence``, ``polygon``, or arrays), and
+array decoding goes through the compression's codec, which may decode only part of a sample (the frames a
+subscript picks).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import numpy as np
 from hub.core.htypes import get_htype
 from hub.core.links import LinkResolver, parse_link_record
 from hub.core.meta import TensorMeta
+from hub.core.polygons import pick_polygons
 from hub.core.sequences import unpack_sequence
 from hub.errors import DatasetIndexError, LinkedSampleError, TensorMetaError
 
-__all__ = ["SampleDecoder", "ArrayDecoder", "decoder_for", "register_decoder", "htype_family"]
+__all__ = ["SampleDecoder", "ArrayDecoder", "PolygonDecoder", "decoder_for", "register_decoder", "htype_family"]
 
 Data = bytes | memoryview
 
@@ -190,6 +192,13 @@ class SequenceDecoder(SampleDecoder):
         return self._each(data, subscript, self.item.timestamps)
 
 
+class PolygonDecoder(SampleDecoder):
+    """``polygon`` (ragged records, format 1.3): a list of (points, dims) arrays; ``[j]`` picks polygons."""
+
+    def decode(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
+        return pick_polygons(data, np.dtype(self.meta.dtype or "float32"), subscript)
+
+
 _DECODERS: dict[str, type[SampleDecoder]] = {
     "array": ArrayDecoder,
     "text": TextDecoder,
@@ -197,6 +206,7 @@ _DECODERS: dict[str, type[SampleDecoder]] = {
     "list": JsonDecoder,
     "link": LinkDecoder,
     "sequence": SequenceDecoder,
+    "polygon": PolygonDecoder,
 }
 
 
@@ -215,4 +225,7 @@ def register_decoder(family: str, cls: type[SampleDecoder]) -> None:
 
 def decoder_for(meta: TensorMeta, links: LinkResolver | None = None) -> SampleDecoder:
     """The decoder of a tensor's samples; ``links`` fetches linked files with the dataset's populated credentials."""
-    return _DECODERS[htype_family(meta.htype)](meta, links)
+    family = htype_family(meta.htype)
+    if family == "polygon" and meta.layout is None:
+        family = "array"  # a polygon tensor of format 1.2: (polygons, points, dims) arrays
+    return _DECODERS[family](meta, links)

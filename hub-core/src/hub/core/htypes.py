@@ -56,7 +56,9 @@ HTYPES: dict[str, HtypeSpec] = {
             kwargs=("keypoints", "connections"),
         ),
         HtypeSpec("point", "int32", (2,)),
-        HtypeSpec("polygon", "float32", (3,)),
+        # A list of polygons of (points, dims) each, stored as one ragged record (see hub.core.polygons): no codec
+        # applies to it (chunk_compression="lz4" does).
+        HtypeSpec("polygon", "float32", (3,), kinds=()),
         # Codec options for arrays appended to media tensors (files from hub.read are stored as they are).
         HtypeSpec(
             "video",

@@ -33,7 +33,7 @@ __all__ = [
     "check_format_version",
 ]
 
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.3"
 FORMAT_MAJOR = 1
 ROOT_KEY = "hub.json"
 
@@ -124,9 +124,15 @@ class TensorMeta:
     base_index: str | None = None
     #: What this node changed in the tensor (see ``hub.core.changes``).
     changes: dict[str, Any] = field(default_factory=dict)
+    #: How samples are stored when the htype has more than one way (format 1.3: ``"ragged"`` polygon records);
+    #: None: as the htype stored them in format 1.2.
+    layout: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        if doc["layout"] is None:  # written only when set, so that 1.2 tensors' metadata stays as it was
+            del doc["layout"]
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> TensorMeta:
