@@ -382,6 +382,9 @@ class SampleEncoder:
         if len(counts):
             self._dims = d
         points = np.concatenate([p.reshape(-1, d) for p in polygons]) if len(counts) else np.zeros((0, d), dtype)
+        if points.dtype.kind in "biu" and dtype.kind == "f":  # integer coordinates: fine wherever exact
+            exact = points.astype(dtype)
+            points = exact if np.array_equal(exact, points) else points
         points = _cast(points, dtype, where, from_python)
         shape = polygons_shape(counts, d)
         self._settle(shape, dtype)
