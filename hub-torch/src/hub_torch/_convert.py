@@ -9,10 +9,11 @@ import numpy as np
 import torch
 
 from hub.core.meta import TensorMeta
+from hub.core.polygons import is_ragged_polygon
 from hub.errors import DynamicShapeError
 from hub_torch._pack import ArenaAllocator
 
-__all__ = ["WIDER", "torch_dtype_for", "to_torch", "pad_stack", "writable"]
+__all__ = ["WIDER", "torch_dtype_for", "to_torch", "polygons_to_torch", "pad_stack", "writable"]
 
 #: numpy dtypes torch can't hold (or can barely compute with), and the dtype that holds all their values.
 WIDER: dict[np.dtype, np.dtype] = {
@@ -31,10 +32,13 @@ def torch_dtype_for(meta: TensorMeta, dtype: np.dtype) -> np.dtype:
 
 
 def to_torch(value: Any, meta: TensorMeta, allocator: ArenaAllocator | None = None) -> Any:
-    """One tensor's batch as torch: arrays become tensors (dtype widened), lists of objects stay lists.
+    """One tensor's batch as torch: arrays become tensors (dtype widened), lists of objects stay lists, polygon
+    samples (lists of arrays) lists of tensors.
 
     An array that ``allocator`` placed in a shared arena, in a dtype torch takes as is, becomes its slot.
     """
+    if is_ragged_polygon(meta.htype, meta.layout):
+        return [polygons_to_torch(sample, meta) for sample in value]
     if isinstance(value, np.ndarray):
         wanted = torch_dtype_for(meta, value.dtype)
         if allocator is not None and wanted == value.dtype:
@@ -45,6 +49,11 @@ def to_torch(value: Any, meta: TensorMeta, allocator: ArenaAllocator | None = No
     if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
         return [torch.from_numpy(writable(v, torch_dtype_for(meta, v.dtype))) for v in value]
     return value
+
+
+def polygons_to_torch(polygons: Sequence[np.ndarray], meta: TensorMeta) -> list[torch.Tensor]:
+    """One polygon sample as a list of (points, dims) tensors."""
+    return [torch.from_numpy(writable(p, torch_dtype_for(meta, p.dtype))) for p in polygons]
 
 
 def writable(array: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
