@@ -148,6 +148,7 @@ def test_metadata_names_the_layout_and_format_1_3(path: str) -> None:
     doc = json.loads(ds.storage.get(f"versions/{node}/meta.json"))
     assert doc["format_version"] == "1.3"
     assert doc["tensors"]["polygons"]["layout"] == "ragged"
+    assert doc["requires"] == ["ragged_polygons"]
     assert "layout" not in doc["tensors"]["points"]
 
 
@@ -161,6 +162,7 @@ def test_a_1_2_polygon_tensor_keeps_its_layout() -> None:
     doc = json.loads(ds.storage.get(key))
     doc["format_version"] = "1.2"
     del doc["tensors"]["polygons"]["layout"]
+    del doc["requires"]
     ds.storage.set(key, json.dumps(doc).encode())
     old = np.arange(12, dtype=np.float32).reshape(2, 3, 2)
     ds = hub.load(ds.path)
@@ -170,7 +172,8 @@ def test_a_1_2_polygon_tensor_keeps_its_layout() -> None:
     ds = hub.load(ds.path, read_only=True)
     np.testing.assert_array_equal(ds.polygons[0].numpy(), old)
     np.testing.assert_array_equal(ds.polygons.numpy(), old[None])
-    assert "layout" not in json.loads(ds.storage.get(key))["tensors"]["polygons"]
+    doc = json.loads(ds.storage.get(key))
+    assert "layout" not in doc["tensors"]["polygons"] and "requires" not in doc
 
 
 def test_corrupt_record_is_a_clear_error() -> None:

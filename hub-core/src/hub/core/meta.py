@@ -35,6 +35,10 @@ __all__ = [
 
 FORMAT_VERSION = "1.3"
 FORMAT_MAJOR = 1
+#: Features a node's metadata may list in ``requires`` (from format 1.3) that this reader knows; it refuses others.
+KNOWN_FEATURES = frozenset({"ragged_polygons"})
+#: The feature a tensor ``layout`` requires of its readers.
+_LAYOUT_FEATURES = {"ragged": "ragged_polygons"}
 ROOT_KEY = "hub.json"
 
 
@@ -195,11 +199,20 @@ class VersionMeta:
         }
         if self.creds_keys:
             doc["creds_keys"] = self.creds_keys
+        requires = sorted({_LAYOUT_FEATURES[m.layout] for m in self.tensors.values() if m.layout is not None})
+        if requires:
+            doc["requires"] = requires
         return _dump_json(doc)
 
     @classmethod
     def frombytes(cls, data: bytes, what: str) -> VersionMeta:
         doc = _load_json(data, what)
+        unknown = sorted(set(doc.get("requires", [])) - KNOWN_FEATURES)
+        if unknown:
+            raise FormatVersionError(
+                f"{what} (format {doc.get('format_version')}) needs format features this hub-core does not know: "
+                f"{', '.join(map(str, unknown))}. Upgrade hub-core (pip install -U hub-core) to open it."
+            )
         try:
             tensors = {name: TensorMeta.from_dict(m) for name, m in doc["tensors"].items()}
             return cls(
