@@ -71,6 +71,8 @@ def test_index_polygons_of_a_sample(path: str) -> None:
     _assert_polygons_equal(ds.polygons[0, ::-2].numpy(), polygons[::-2])
     assert ds.polygons[0, 1].shape == (5, 2)
     assert ds.polygons[0][0:2].shape == (2, 5, 2)
+    assert ds.polygons[0, :, 1:, 1].shape == (3, 4)
+    assert ds.polygons[0, 3:].shape == (0, 0, 2)
     with pytest.raises(hub.errors.DatasetIndexError, match="out of range"):
         ds.polygons[0, 3].numpy()
 

@@ -129,7 +129,9 @@ class Tensor:
             value = self._values(self._sel().array(), subscript)[0]
             if isinstance(value, np.ndarray):
                 return tuple(int(d) for d in value.shape)
-            return (len(value), max((len(p) for p in value), default=0), *shape[2:])
+            if not value:
+                return (0, 0, *shape[2:])
+            return (len(value), *(int(d) for d in np.max([p.shape for p in value], axis=0)))
         if self._is_sequence() and isinstance(subscript[0], (int, np.integer)):
             from hub.core.sequences import unpack_sequence
 
