@@ -49,6 +49,10 @@ def test_batches_hold_a_list_of_tensors_per_sample(shapes: hub.Dataset, num_work
         for polygons, index in zip(batch["polygons"], batch["index"].tolist(), strict=True):
             _check(polygons, index)
             seen.append(index)
+        if num_workers:  # a batch's polygons cross from a worker as views of one shared-memory arena
+            storages = {t.untyped_storage().data_ptr() for sample in batch["polygons"] for t in sample}
+            assert len(storages) <= 1
+            assert all(t.is_shared() for sample in batch["polygons"] for t in sample)
     assert sorted(seen) == list(range(24))
 
 

@@ -101,6 +101,15 @@ class Storage(ABC):
         """The whole value under ``key``; :class:`KeyNotFoundError` if absent."""
         return self._get(check_key(key))
 
+    def get_mapped(self, key: str) -> BytesLike:
+        """The whole value under ``key`` for reading only, perhaps a view of the stored object itself.
+
+        Local files are memory-mapped: nothing is copied, and pages come from the page cache as they are read.
+        Safe because objects are only ever replaced whole (a new file renamed over the old one): a mapping keeps
+        the version it was made from.
+        """
+        return self.get(key)
+
     def get_range(self, key: str, start: int, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of the value (``end=None``: to the end); clipped to its length."""
         check_key(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -71,6 +72,15 @@ class LocalStorage(Storage):
         with self._open(key) as f:
             data: bytes = f.read()
             return data
+
+    def get_mapped(self, key: str) -> BytesLike:
+        if os.name != "posix":  # elsewhere a mapped file can't be replaced or deleted
+            return self.get(key)
+        with self._open(check_key(key)) as f:
+            try:
+                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            except ValueError:  # an empty file can't be mapped
+                return b""
 
     def _get_range(self, key: str, start: int, end: int | None) -> bytes:
         with self._open(key) as f:
