@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -178,18 +179,22 @@ def _cases(draw: Any) -> tuple[np.ndarray, tuple[Any, ...]]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_cases())
-def test_region_read_equals_numpy_slice(case: tuple[np.ndarray, tuple[Any, ...]]) -> None:
+@given(_cases(), st.sampled_from(["mem", "local"]))
+def test_region_read_equals_numpy_slice(case: tuple[np.ndarray, tuple[Any, ...]], kind: str) -> None:
     array, index = case
+    with tempfile.TemporaryDirectory() as tmp:
+        inner = MemoryStorage(f"regions-{uuid.uuid4().hex}") if kind == "mem" else LocalStorage(tmp)
+        _check_region_read(ByteCountingStorage(inner), array, index)
+
+
+def _check_region_read(storage: ByteCountingStorage, array: np.ndarray, index: tuple[Any, ...]) -> None:
     # A sample past the header probe (64 KiB), so that its bytes come from range reads, after a filler.
-    ds = Dataset._create(ByteCountingStorage(MemoryStorage(f"regions-{uuid.uuid4().hex}")))
+    ds = Dataset._create(storage)
     ds.create_tensor("x", dtype=str(array.dtype))
     row = int(np.prod(array.shape[1:])) * array.itemsize
     filler = np.zeros((70_000 // row + 1, *array.shape[1:]), dtype=array.dtype)
     ds.x.extend([filler, array])
     ds.close()
-    storage = ds.storage
-    assert isinstance(storage, ByteCountingStorage)
     ds = _reopened(storage)
     expected = array[index]
     got = ds.x[(1, *index)].numpy()
