@@ -34,6 +34,7 @@ def _assert_polygons_equal(got: Any, expected: list[np.ndarray]) -> None:
 def test_append_ragged_polygons_and_read_a_list(path: str) -> None:
     ds = hub.empty(path)
     ds.create_tensor("polygons", htype="polygon")
+    assert ds.polygons.numpy() == []
     rng = np.random.default_rng(0)
     p1, p2, p3 = (rng.uniform(0, 100, (n, 2)).astype(np.float32) for n in (3, 7, 4))
     with ds:
@@ -216,3 +217,18 @@ def test_what_you_write_you_read_back(tmp_path: Path, case: tuple[str, int, list
         assert ds.polygons[i].tobytes()  # the stored record
     for got, expected in zip(ds.polygons.numpy(aslist=True), samples, strict=True):
         _assert_polygons_equal(got, expected)
+
+
+@hub.compute
+def _make_polygons(i: int, samples_out: Any) -> None:
+    samples_out.polygons.append([np.full((i + 1 + k, 2), i, dtype=np.float32) for k in range(i % 3)])
+
+
+def test_transform_workers_write_polygons() -> None:
+    ds = hub.empty(f"mem://{uuid.uuid4().hex}")
+    ds.create_tensor("polygons", htype="polygon")
+    _make_polygons().eval(list(range(7)), ds, num_workers=2, scheduler="threaded", progressbar=False)
+    assert [[p.shape for p in s] for s in ds.polygons.numpy()] == [
+        [(i + 1 + k, 2) for k in range(i % 3)] for i in range(7)
+    ]
+    assert ds.polygons[5, 1, 0].numpy().tolist() == [5.0, 5.0]

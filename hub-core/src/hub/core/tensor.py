@@ -243,7 +243,7 @@ class Tensor:
             values = [list(v) for v in values]  # ragged all the way: a list of items per sequence
         if sel.scalar:
             return values[0]
-        if aslist or (self._is_polygon() and any(isinstance(v, list) for v in values)):
+        if aslist or (self._is_polygon() and (not values or any(isinstance(v, list) for v in values))):
             return values  # polygon samples are lists of arrays, as in Hub 2.x, with or without aslist
         return _stack(values, self.key, meta)
 
