@@ -46,6 +46,8 @@ def test_append_ragged_polygons_and_read_a_list(path: str) -> None:
     assert ds.polygons.htype == "polygon"
     assert len(ds.polygons) == 5
     _assert_polygons_equal(ds.polygons[0].numpy(), [p1, p2, p3])
+    assert all(p.flags.writeable for p in ds.polygons[0].numpy())  # the caller's own arrays, not chunk views
+    assert all(p.flags.writeable for s in ds.polygons.numpy() for p in s)
     assert ds.polygons[1].numpy() == []
     _assert_polygons_equal(ds.polygons[2].numpy(), [p1, p1])
     _assert_polygons_equal(ds.polygons[4].numpy(), [np.array([[0, 0], [1, 0], [1, 1]], dtype=np.float32)])

@@ -221,7 +221,8 @@ class Tensor:
 
     def numpy(self, aslist: bool = False) -> Any:
         """The selected samples as one array (or a list of arrays with ``aslist=True``; for sequences, a list of
-        lists of items). A polygon sample is a list of (points, dims) arrays, so several give a list of lists."""
+        lists of items). A polygon sample is a list of (points, dims) arrays, so several give a list of lists.
+        Arrays are the caller's own: writable, sharing no memory with the dataset's caches."""
         sel = self._sel()
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
@@ -242,9 +243,10 @@ class Tensor:
         if aslist and self._is_sequence() and not one_item:
             values = [list(v) for v in values]  # ragged all the way: a list of items per sequence
         if sel.scalar:
-            return values[0]
+            return _owned(values[0])
         if aslist or (self._is_polygon() and (not values or any(isinstance(v, list) for v in values))):
-            return values  # polygon samples are lists of arrays, as in Hub 2.x, with or without aslist
+            # polygon samples are lists of arrays, as in Hub 2.x, with or without aslist
+            return [_owned(v) for v in values]
         return _stack(values, self.key, meta)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -385,3 +387,13 @@ def _stack(values: list[Any], key: str, meta: TensorMeta) -> np.ndarray:
     for i, v in enumerate(values):
         out[i] = v
     return out
+
+
+def _owned(value: Any) -> Any:
+    """``value``, copied if it is an array that views stored bytes (read-only: a chunk, or a mapped file); the
+    arrays of a list (a sequence's items, a sample's polygons) likewise."""
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value.copy()
+    if isinstance(value, list):
+        return [_owned(v) for v in value]
+    return value

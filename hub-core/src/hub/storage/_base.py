@@ -74,6 +74,8 @@ class Storage(ABC):
     max_workers: ClassVar[int] = 8
     #: Whether batched reads run one after another (a local disk) rather than on the thread pool.
     sequential_reads: ClassVar[bool] = False
+    #: Whether :meth:`get_mapped` maps the stored object instead of copying it (worth it for single samples).
+    maps_files: ClassVar[bool] = False
 
     def __init__(self, *, read_only: bool = False) -> None:
         self.read_only = read_only

@@ -36,6 +36,7 @@ class LocalStorage(Storage):
 
     max_workers = 4
     sequential_reads = True  # threads only add overhead to reads from the page cache
+    maps_files = os.name == "posix"  # elsewhere a mapped file can't be replaced or deleted
 
     def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = True) -> None:
         super().__init__(read_only=read_only)
@@ -74,7 +75,7 @@ class LocalStorage(Storage):
             return data
 
     def get_mapped(self, key: str) -> BytesLike:
-        if os.name != "posix":  # elsewhere a mapped file can't be replaced or deleted
+        if not self.maps_files:
             return self.get(key)
         with self._open(check_key(key)) as f:
             try:
