@@ -80,3 +80,13 @@ def test_a_users_collate_fn_and_single_samples(shapes: hub.Dataset) -> None:
     dataset = hub_torch.HubIterableDataset(shapes, ["polygons"])
     for i, sample in enumerate(DataLoader(dataset, batch_size=None)):
         _check(sample[0], i)  # a list of tensors names the tensors, so samples are sequences in that order
+
+
+def test_map_dataset_gives_polygons_as_tensors(shapes: hub.Dataset) -> None:
+    dataset = hub_torch.HubMapDataset(shapes)
+    for index in (5, 0, 23):
+        _check(dataset[index]["polygons"], index)
+    loader = DataLoader(dataset, batch_size=3, collate_fn=list)
+    first = next(iter(loader))
+    for i, sample in enumerate(first):
+        _check(sample["polygons"], i)
