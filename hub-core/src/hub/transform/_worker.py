@@ -203,6 +203,7 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
             if progress is not None:
                 progress(1)
         result.pieces, result.metas = writer.finish()
+        storage.flush()  # the chunks are durable and in place before the writer is told about them
     except TransformError as e:
         _delete(storage, writer.written())
         result.error = e
