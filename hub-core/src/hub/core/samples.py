@@ -271,7 +271,10 @@ class SampleEncoder:
                 f"{where}: a {self.meta.htype} tensor holds links; append hub.link(path_or_url), "
                 f"not {type(value).__name__}."
             )
-        self.links.check_key(value.creds_key)
+        try:
+            self.links.check_key(value.creds_key)
+        except LinkedSampleError as e:
+            raise LinkedSampleError(f"{where}: {e}") from e
         if not self.meta.info.get("verify", True):
             # Unread, the file's shape is unknown: record zeros (readers then decode without a shape hint).
             ndim = self.meta.ndim if self.meta.ndim is not None else max(self.spec.ndims or (1,))
