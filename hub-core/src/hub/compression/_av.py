@@ -2,7 +2,7 @@
 
 Video decodes to ``(frames, height, width, 3)`` uint8 RGB; a range of frames is decoded by seeking to the keyframe
 before it, never from the start. Audio decodes to ``(samples, channels)`` float32 in [-1, 1]; a range of samples is
-decoded from a seek near its start where the format seeks exactly (wav, flac). PyAV is the optional ``av`` extra,
+decoded from a seek a preroll before its start (PCM wav is sliced, not decoded). PyAV is the optional ``av`` extra,
 imported on first use.
 """
 
@@ -332,7 +332,7 @@ class AudioCodec(MediaCodec):
     """
 
     kind: ClassVar[Kind] = "audio"
-    #: Whether FFmpeg seeks this format to the exact sample (uncompressed or sample-indexed formats).
+    #: Whether FFmpeg decodes this format the same from any seek point (no preroll needed: lossless formats).
     exact_seek: ClassVar[bool] = False
 
     def __init__(self, sample_rate: int = 44100, encoder: str | None = None) -> None:
