@@ -7,6 +7,8 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import hub
@@ -153,3 +155,23 @@ def test_only_sequences_may_hold_links() -> None:
     for htype in ("link[sequence[image]]", "link[link[image]]", "sequence[sequence[image]]", "sequence[link[text]]"):
         with pytest.raises(TensorMetaError, match="sequence"):
             ds.create_tensor("bad", htype=htype)
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("pool")
+    return [_png(root / f"{k}.png", k, 3 + k) for k in range(4)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(scenes=st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=5), min_size=1, max_size=4))
+def test_what_you_link_you_read_back(pool: list[Path], scenes: list[list[int]]) -> None:
+    ds = hub.empty(mem_url())
+    ds.create_tensor("scenes", htype="sequence[link[image]]")
+    ds.scenes.extend([[hub.link(pool[k]) for k in scene] for scene in scenes])
+    for i, scene in enumerate(scenes):
+        items = ds.scenes[i].numpy(aslist=True)
+        assert len(items) == len(scene)
+        for j, k in enumerate(scene):
+            np.testing.assert_array_equal(items[j], _image(k, 3 + k))
+            assert ds.scenes[i][j].tobytes() == pool[k].read_bytes()
