@@ -12,7 +12,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import hub
@@ -68,24 +68,15 @@ def test_sample_range_equals_the_same_samples_of_a_full_decode(fmt: str, span: s
     np.testing.assert_array_equal(ds.audio[0, 1000:3000:7].numpy(), full[1000:3000:7])
 
 
-@pytest.fixture(scope="module")
-def long_sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("long_sounds")
-    samples = tone(6 * RATE, RATE)
-    return {fmt: write_audio(root / f"long.{ext}", samples, fmt, RATE) for fmt, (_, _, ext) in AUDIO_FORMATS.items()}
-
-
 def _frames_in(data: bytes) -> int:
     with av.open(io.BytesIO(data)) as container:
         return sum(1 for _ in container.decode(audio=0))
 
 
 @pytest.mark.parametrize("fmt", list(AUDIO_FORMATS))
-def test_a_sample_range_is_decoded_from_a_seek_not_from_the_start(fmt: str, long_sounds: dict[str, Path]) -> None:
-    codec = get_codec(COMPRESSION[fmt])
+def test_a_sample_range_is_decoded_from_a_seek_not_from_the_start(fmt: str) -> None:
+    codec, data, full = _six_seconds(fmt)
     assert isinstance(codec, AudioCodec)
-    data = long_sounds[fmt].read_bytes()
-    full = codec.decode(data)
     np.testing.assert_array_equal(full, decode_audio(data)[0])
     frames = _frames_in(data)
     for start in (4 * RATE + 123, len(full) - 700):
@@ -97,7 +88,7 @@ def test_a_sample_range_is_decoded_from_a_seek_not_from_the_start(fmt: str, long
         if fmt == "wav":
             assert result.decoded == 0  # PCM is sliced out of the file, not decoded
         else:
-            # Ogg seeks to a page, so it may start up to a second early; the others land within a few frames.
+            # Ogg seeks to a page and Opus needs 0.5 s to settle: up to 1.5 s of 6; the others need a few frames.
             assert 0 < result.decoded <= frames // (3 if fmt == "ogg" else 8), (result.decoded, frames)
     assert codec.decode_range(data, 0, 600).decoded <= 8  # the beginning needs no seek
 
@@ -141,10 +132,15 @@ def test_wav_that_is_not_pcm_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 6 * RATE), st.integers(0, 6000))
-def test_lossless_ranges_equal_the_full_decode(start: int, length: int) -> None:
-    for fmt in LOSSLESS:
-        codec, data, full = _LOSSLESS_CACHE.get(fmt) or _lossless(fmt)
-        np.testing.assert_array_equal(codec.decode_samples(data, start, start + length), full[start : start + length])
+@example(276240, 1)  # FFmpeg refuses to seek a FLAC file there: the seek is retried from further back
+def test_any_range_equals_the_same_samples_of_a_full_decode(start: int, length: int) -> None:
+    for fmt in AUDIO_FORMATS:
+        codec, data, full = _six_seconds(fmt)
+        got, want = codec.decode_samples(data, start, start + length), full[start : start + length]
+        if fmt in LOSSLESS:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, atol=0.01)
 
 
 @pytest.mark.parametrize("compression", ["wav", "flac", "mp3", "ogg"])
@@ -201,13 +197,11 @@ def test_without_pyav_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch,
     assert len(ds.audio) == 0
 
 
-_LOSSLESS_CACHE: dict[str, tuple[Any, bytes, np.ndarray]] = {}
-
-
-def _lossless(fmt: str) -> tuple[Any, bytes, np.ndarray]:
-    """A 6 s file of a lossless format, written once per session (hypothesis examples share it)."""
+@functools.cache
+def _six_seconds(fmt: str) -> tuple[Any, bytes, np.ndarray]:
+    """A 6 s file of ``fmt``, its codec and full decode, made once per session (hypothesis examples share it)."""
     with tempfile.TemporaryDirectory() as root:
-        data = write_audio(Path(root) / f"long.{fmt}", tone(6 * RATE, RATE), fmt, RATE).read_bytes()
-    codec = get_codec(fmt)
-    _LOSSLESS_CACHE[fmt] = (codec, data, codec.decode(data))
-    return _LOSSLESS_CACHE[fmt]
+        ext = AUDIO_FORMATS[fmt][2]
+        data = write_audio(Path(root) / f"long.{ext}", tone(6 * RATE, RATE), fmt, RATE).read_bytes()
+    codec = get_codec(COMPRESSION[fmt])
+    return codec, data, codec.decode(data)

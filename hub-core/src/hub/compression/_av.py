@@ -432,17 +432,17 @@ class AudioCodec(MediaCodec):
                 while start - back > first.samples and back <= 4 * preroll + rate:
                     # Demuxers of compressed formats land near the time asked for, not on it: seek again from
                     # further back if the landing leaves too little before ``start`` to settle.
-                    if not _seek(container, stream, int(Fraction(origin + start - back, rate) / base)):
-                        break
+                    # A failed seek may have moved the demuxer too (FLAC's near the end of a file does).
                     moved = True
-                    frames = container.decode(stream)
-                    landed = next(frames, None)
-                    if landed is None or landed.pts is None:
-                        break
-                    decoded += 1
-                    position = round(landed.pts * base * rate) - origin
-                    if 0 <= position <= start - preroll:
-                        return _trim(landed, frames, position, start, stop, decoded)
+                    if _seek(container, stream, int(Fraction(origin + start - back, rate) / base)):
+                        frames = container.decode(stream)
+                        landed = next(frames, None)
+                        if landed is None or landed.pts is None:
+                            break
+                        decoded += 1
+                        position = round(landed.pts * base * rate) - origin
+                        if 0 <= position <= start - preroll:
+                            return _trim(landed, frames, position, start, stop, decoded)
                     back = 2 * back + first.samples
                 if moved:
                     from_start = self._from_start(data, start, stop)
@@ -461,7 +461,7 @@ class AudioCodec(MediaCodec):
 
     def preroll(self, rate: int) -> int:
         """Samples to decode before the first wanted one after a seek, for the decoder's output to settle."""
-        # MP3's bit reservoir and MDCT overlap span a few frames; Opus asks for 80 ms; AAC and Vorbis need less.
+        # MP3's bit reservoir and MDCT overlap span a few frames; AAC needs less.
         return 0 if self.exact_seek else max(4096, rate // 10)
 
     def decode_subscript(
@@ -636,3 +636,7 @@ class OggCodec(AudioCodec):
     aliases = ("oga", "opus")
     container = "ogg"
     default_encoder = "libopus"
+
+    def preroll(self, rate: int) -> int:
+        # Opus's energy prediction and pitch pre-filter take about 0.3 s to match a decode from the start.
+        return max(4096, rate // 2)
