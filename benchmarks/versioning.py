@@ -43,6 +43,9 @@ def run_one(path: str, n: int) -> dict[str, float]:
     ds.labels[1] = np.array([7], dtype=np.uint32)
     ds.commit("alt change")
     ds.checkout("main")
+    # The set-up wrote the whole dataset; its write-back would otherwise land in the timed operations' fsyncs
+    # (ext4 commits its journal with the dirty data of the transaction), more of it the bigger the dataset.
+    os.sync()
 
     out = {}
     # Each operation is timed ROUNDS times in a row and averaged: one run of it takes milliseconds.

@@ -33,12 +33,18 @@ def torch_dtype_for(meta: TensorMeta, dtype: np.dtype) -> np.dtype:
 def to_torch(value: Any, meta: TensorMeta, allocator: ArenaAllocator | None = None) -> Any:
     """One tensor's batch as torch: arrays become tensors (dtype widened), lists of objects stay lists.
 
-    An array that ``allocator`` placed in a shared arena, in a dtype torch takes as is, becomes its slot.
+    With ``allocator``, an array becomes a slot of a shared arena: where the allocator placed it, if torch takes
+    its dtype as is, else where it is copied (converted) to. Anything else would go to torch's own shared memory,
+    made fresh and passed to the main process as a file descriptor for every batch.
     """
     if isinstance(value, np.ndarray):
         wanted = torch_dtype_for(meta, value.dtype)
-        if allocator is not None and wanted == value.dtype:
-            slot = allocator.slot(value)
+        if allocator is not None and not value.dtype.hasobject:
+            slot = allocator.slot(value) if wanted == value.dtype else None
+            if slot is None:
+                out = allocator(value.shape, wanted)
+                out[...] = value
+                slot = allocator.slot(out)
             if slot is not None:
                 return slot
         return torch.from_numpy(writable(value, wanted))

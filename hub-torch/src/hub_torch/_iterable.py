@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.random  # loaded here, so that forked workers don't import it each epoch
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from torch.utils.data._utils.collate import default_collate as _default_collate
@@ -18,7 +19,7 @@ import hub
 from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, Shard
 from hub.errors import DynamicShapeError
 from hub_torch._convert import WIDER, pad_stack, to_torch, torch_dtype_for, writable
-from hub_torch._pack import ArenaAllocator, pack_size
+from hub_torch._pack import ArenaAllocator, Premade, pack_size
 
 # torch leaves these untyped.
 default_convert: Callable[[Any], Any] = _default_convert
@@ -107,6 +108,12 @@ class HubIterableDataset(IterableDataset[Any]):
         self._rotate = 0
         #: Whether workers send packs of batches (set by HubDataLoader, which unpacks them).
         self.packing = False
+        #: The shared slot flags through which HubDataLoader returns arenas to the workers (None: no recycling),
+        #: and whether workers must send recycled arenas with every pack (pin_memory: the loader sees copies).
+        self.arena_flags: torch.Tensor | None = None
+        self.resend_arenas = False
+        #: Per worker, the arenas HubDataLoader made for it (see hub_torch._pack).
+        self.arena_premade: list[Premade] | None = None
         self.pack = pack_size(self._batch_bytes()) if batch_size is not None else 1
         Shard(self.rank, self.world_size)  # validates the rank
 
@@ -123,6 +130,25 @@ class HubIterableDataset(IterableDataset[Any]):
             if meta.max_shape is not None and meta.dtype is not None and meta.htype not in ("text", "json", "list"):
                 per_sample += int(np.prod(meta.max_shape, dtype=np.int64)) * np.dtype(meta.dtype).itemsize
         return per_sample * self._step()
+
+    def arena_rows(self) -> int:
+        """Rows of a worker's arena: a pack's batches of one tensor."""
+        return self._step() * self._turn(1 if self.packing else 0)
+
+    def arena_keys(self) -> list[tuple[tuple[int, ...], np.dtype]]:
+        """The sample shape and dtype of each tensor whose batches go into arenas and whose shape is fixed."""
+        if not self._fast():
+            return []
+        keys = []
+        for name in self.names:
+            meta = self.reader.meta(name)
+            if self.reader.gives_bytes(name) or meta.htype in ("text", "json", "list") or meta.dtype is None:
+                continue
+            dtype = np.dtype(meta.dtype)
+            if dtype.hasobject or meta.max_shape is None or meta.min_shape != meta.max_shape:
+                continue
+            keys.append((tuple(meta.max_shape), torch_dtype_for(meta, dtype)))
+        return keys
 
     def _fast(self) -> bool:
         """Whether batches are made whole in the workers (no per-sample transform or collate)."""
@@ -192,7 +218,16 @@ class HubIterableDataset(IterableDataset[Any]):
         fast = self._fast()
         turn = self._turn(num_workers) if info is not None else 1
         plain = frozenset(WIDER)
-        allocator = ArenaAllocator(self._step() * turn * len(self.names), plain) if fast and info is not None else None
+        allocator = None
+        if fast and info is not None:
+            allocator = ArenaAllocator(
+                self._step() * turn,  # a pack's batches of one tensor; tensors of one shape and dtype take more
+                plain,
+                flags=self.arena_flags,
+                worker=info.id,
+                resend=self.resend_arenas,
+                premade=self.arena_premade[info.id] if self.arena_premade else [],
+            )
         fetcher = ChunkFetcher(self.reader.storage)
         batches = self.reader.batches(
             Shard(self.rank, self.world_size, worker, num_workers),

@@ -12,7 +12,7 @@ import hub
 from hub.core.reading import ErrorPolicy
 from hub.errors import DatasetNotShareableError
 from hub_torch._iterable import DecodeMethod, HubIterableDataset, Transform
-from hub_torch._pack import unpack
+from hub_torch._pack import RECYCLES, ArenaReturns, premade_arenas, slot_flags, unpack
 
 __all__ = ["HubDataLoader", "dataset_to_pytorch"]
 
@@ -58,15 +58,28 @@ class HubDataLoader(DataLoader[Any]):
         if self._resume:
             dataset.resume_after(self._resume, self.num_workers)
         self._taken, self._resume = self._resume, 0
+        returns = None
+        if dataset.packing and RECYCLES:
+            # Arenas for the packs in flight, the one being served, the user's and the one being filled.
+            per_key = (self.prefetch_factor or 2) + 3
+            premade = premade_arenas(dataset.arena_keys(), dataset.arena_rows(), per_key, self.num_workers)
+            returns = ArenaReturns(slot_flags(self.num_workers), premade)
+            dataset.arena_flags, dataset.arena_premade = returns.flags, premade
+            dataset.resend_arenas = bool(self.pin_memory)
+        # Starts the workers, which take the flags and their arenas with the dataset.
         batches: Iterator[Any] = super().__iter__()
+        dataset.arena_flags, dataset.arena_premade = None, None
         if self.use_progress_bar:
             from tqdm import tqdm
 
             batches = iter(tqdm(batches, total=len(dataset), initial=self._taken, desc=f"epoch {self._epoch}"))
         for item in batches:
-            for batch in unpack(item):
+            for batch in unpack(item, returns):
                 self._taken += 1
                 yield batch
+            del item, batch  # what this generator holds, so that release() sees only the user's references
+            if returns is not None:
+                returns.release()
         self._epoch += 1
         self._taken = 0
 

@@ -86,6 +86,22 @@ def test_extend_numpy_batch_and_views(path: str) -> None:
     assert len(ds[10:20]) == 10
 
 
+def test_numpy_gives_arrays_the_caller_owns(path: str) -> None:
+    ds = hub.empty(path)
+    with ds:
+        ds.create_tensor("x", dtype="uint8", max_chunk_size=4096)
+        ds.create_tensor("labels", htype="class_label")
+        ds.x.extend((np.arange(40 * 12) % 256).astype(np.uint8).reshape(40, 3, 4))
+        ds.labels.extend(np.arange(40, dtype=np.uint32) % 3)
+    ds = hub.load(path, read_only=True)  # reads through the storage (mapped files on a local path), not the writer
+    for value in [ds.x[5].numpy(), ds.x[3:30:4].numpy(), ds.labels[7].numpy(), *ds.x[[1, 33]].numpy(aslist=True)]:
+        assert value.flags.writeable
+        value[...] = 255
+    for i in (5, 33):
+        assert np.array_equal(ds.x[i].numpy(), (np.arange(i * 12, i * 12 + 12) % 256).astype(np.uint8).reshape(3, 4))
+    assert int(ds.labels[7].numpy()[0]) == 1
+
+
 def test_dynamic_shapes(path: str) -> None:
     ds = hub.empty(path)
     ds.create_tensor("m", dtype="float32")

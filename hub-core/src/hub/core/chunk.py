@@ -104,7 +104,7 @@ def header_size(data: bytes | memoryview, key: str = "") -> int:
     return int(_FIXED.unpack_from(data)[8])
 
 
-def parse_header(data: bytes | memoryview, key: str = "") -> ChunkHeader:
+def parse_header(data: bytes | bytearray | memoryview, key: str = "") -> ChunkHeader:
     """Parse a chunk header from the chunk's first bytes (at least ``header_nbytes`` of them)."""
     where = f" {key!r}" if key else ""
     if len(data) < _FIXED.size:
@@ -129,7 +129,7 @@ def parse_header(data: bytes | memoryview, key: str = "") -> ChunkHeader:
     return ChunkHeader(ndim, n, flags, header_nbytes, body_nbytes, shape_runs, byte_runs, shape_ends, byte_ends)
 
 
-def read_chunk(data: bytes, key: str = "") -> tuple[ChunkHeader, memoryview]:
+def read_chunk(data: bytes | bytearray | memoryview, key: str = "") -> tuple[ChunkHeader, memoryview]:
     """A whole chunk's parsed header and its body, decompressed if the chunk is lz4-compressed."""
     header = parse_header(data, key)
     raw = memoryview(data)[header.header_nbytes :]

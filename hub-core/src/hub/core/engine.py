@@ -31,6 +31,7 @@ StoredSample = tuple[bytes | memoryview | TileManifest, tuple[int, ...]]
 
 _HEADER_CACHE = 4096
 _CHUNK_CACHE_BYTES = 256 * 2**20
+_MAP_CACHE = 64  # mapped chunks kept: address space and a file descriptor's worth of kernel state each
 
 
 @dataclass
@@ -99,6 +100,9 @@ class TensorEngine:
         self._written: set[str] = set()  # keys this engine wrote: never part of a commit
         self._headers: OrderedDict[int, tuple[ChunkHeader, bytes]] = OrderedDict()
         self._chunks = _ChunkCache(_CHUNK_CACHE_BYTES)
+        # Memory-mapped chunks (storages that map files): a sample read is then a slice, with no request at all.
+        self._maps: OrderedDict[int, tuple[ChunkHeader, memoryview]] = OrderedDict()
+        self._mapping = storage.maps_files and meta.chunk_compression is None
 
     # ------------------------------------------------------------------ state
     @property
@@ -303,8 +307,7 @@ class TensorEngine:
     def _write_tail(self) -> None:
         if self._tail is not None and self._tail_id is not None and self._tail_dirty:
             self._put(self._key(self._tail_id), self._tail)
-            self._chunks.drop(self._tail_id)
-            self._headers.pop(self._tail_id, None)
+            self._forget(self._tail_id)
             self._tail_dirty = False
 
     def flush(self) -> None:
@@ -387,8 +390,7 @@ class TensorEngine:
             self._forget_tiled(cid, index.start_of(pos))
         else:
             self._discard(self._key(cid), index.start_of(pos))
-            self._chunks.drop(cid)
-            self._headers.pop(cid, None)
+            self._forget(cid)
             if cid == self._tail_id:
                 self._drop_tail()
         if isinstance(sample, TiledSample):
@@ -428,8 +430,7 @@ class TensorEngine:
         new_id = secrets.randbits(64)
         was_tail = cid == self._tail_id
         self._discard(self._key(cid), index.start_of(pos))
-        self._chunks.drop(cid)
-        self._headers.pop(cid, None)
+        self._forget(cid)
         if replacement is None:
             index.drop_sample(pos)
             if builder.num_samples == 0:
@@ -547,7 +548,36 @@ class TensorEngine:
                 out[g] = self._read_one(cid, local)
         return out  # type: ignore[return-value]
 
+    def _forget(self, cid: int) -> None:
+        """Drop what the caches hold of chunk ``cid`` (rewritten or deleted)."""
+        self._chunks.drop(cid)
+        self._headers.pop(cid, None)
+        self._maps.pop(cid, None)
+
+    def _mapped(self, cid: int) -> tuple[ChunkHeader, memoryview]:
+        """Header and body of an uncompressed chunk as views of its memory-mapped object."""
+        item = self._maps.get(cid)
+        if item is not None:
+            self._maps.move_to_end(cid)
+            return item
+        key = self._key(cid)
+        try:
+            data = memoryview(self.storage.get_mapped(key))
+        except KeyNotFoundError:
+            raise CorruptChunkError(
+                f"Chunk {key!r} named by the chunk index is missing from {self.storage.url}."
+            ) from None
+        header = parse_header(data, key)
+        item = self._maps[cid] = (header, data[header.header_nbytes :])
+        if len(self._maps) > _MAP_CACHE:
+            self._maps.popitem(last=False)
+        return item
+
     def _read_one(self, cid: int, local: int) -> EncodedSample:
+        if self._mapping:
+            header, body = self._mapped(cid)
+            s, e = header.byte_span(local)
+            return body[s:e], header.shape(local)
         header, probe_body = self._header(cid)
         if header.lz4:
             header, body = self._whole_chunk(cid)

@@ -172,6 +172,10 @@ class DatasetReader:
     def storage(self) -> Storage:
         return self.dataset._state.storage
 
+    def gives_bytes(self, name: str) -> bool:
+        """Whether tensor ``name`` is read as its stored bytes (``tobytes``) rather than decoded."""
+        return name in self._tobytes
+
     @property
     def url(self) -> str:
         return self._url
@@ -569,7 +573,7 @@ class ChunkFetcher:
 
     def _load(self, key: str) -> tuple[ChunkHeader, memoryview]:
         try:
-            data = self.storage.get(key)
+            data = self.storage.get_mapped(key)
         except KeyNotFoundError:
             raise CorruptChunkError(
                 f"Chunk {key!r} named by the chunk index is missing from {self.storage.url}."

@@ -200,7 +200,7 @@ class Tensor:
 
     def numpy(self, aslist: bool = False) -> Any:
         """The selected samples as one array (or a list of arrays with ``aslist=True``; for sequences, a list of
-        lists of items)."""
+        lists of items). Arrays are the caller's own: writable, sharing no memory with the dataset's caches."""
         sel = self._sel()
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
@@ -221,9 +221,9 @@ class Tensor:
         if aslist and self._is_sequence() and not one_item:
             values = [list(v) for v in values]  # ragged all the way: a list of items per sequence
         if sel.scalar:
-            return values[0]
+            return _owned(values[0])
         if aslist:
-            return values
+            return [_owned(v) for v in values]
         return _stack(values, self.key, meta)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -364,3 +364,10 @@ def _stack(values: list[Any], key: str, meta: TensorMeta) -> np.ndarray:
     for i, v in enumerate(values):
         out[i] = v
     return out
+
+
+def _owned(value: Any) -> Any:
+    """``value``, copied if it is an array that views stored bytes (read-only: a chunk, or a mapped file)."""
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value.copy()
+    return value

@@ -74,6 +74,8 @@ class Storage(ABC):
     max_workers: ClassVar[int] = 8
     #: Whether batched reads run one after another (a local disk) rather than on the thread pool.
     sequential_reads: ClassVar[bool] = False
+    #: Whether :meth:`get_mapped` maps the stored object instead of copying it (worth it for single samples).
+    maps_files: ClassVar[bool] = False
 
     def __init__(self, *, read_only: bool = False) -> None:
         self.read_only = read_only
@@ -100,6 +102,15 @@ class Storage(ABC):
     def get(self, key: str) -> bytes:
         """The whole value under ``key``; :class:`KeyNotFoundError` if absent."""
         return self._get(check_key(key))
+
+    def get_mapped(self, key: str) -> BytesLike:
+        """The whole value under ``key`` for reading only, perhaps a view of the stored object itself.
+
+        Local files are memory-mapped: nothing is copied, and pages come from the page cache as they are read.
+        Safe because objects are only ever replaced whole (a new file renamed over the old one): a mapping keeps
+        the version it was made from.
+        """
+        return self.get(key)
 
     def get_range(self, key: str, start: int, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of the value (``end=None``: to the end); clipped to its length."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +36,7 @@ class LocalStorage(Storage):
 
     max_workers = 4
     sequential_reads = True  # threads only add overhead to reads from the page cache
+    maps_files = os.name == "posix"  # elsewhere a mapped file can't be replaced or deleted
 
     def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False, fsync: bool = True) -> None:
         super().__init__(read_only=read_only)
@@ -71,6 +73,15 @@ class LocalStorage(Storage):
         with self._open(key) as f:
             data: bytes = f.read()
             return data
+
+    def get_mapped(self, key: str) -> BytesLike:
+        if not self.maps_files:
+            return self.get(key)
+        with self._open(check_key(key)) as f:
+            try:
+                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            except ValueError:  # an empty file can't be mapped
+                return b""
 
     def _get_range(self, key: str, start: int, end: int | None) -> bytes:
         with self._open(key) as f:

@@ -274,6 +274,19 @@ class StoreTests:
         with pytest.raises(KeyNotFoundError):
             store.get_ranges_into([("a", 0, view[0:1]), ("missing", 0, view[1:3])])
 
+    def test_get_mapped_keeps_the_version_it_read(self, store: Storage) -> None:
+        store.set("m", b"first version")
+        store.set("empty", b"")
+        mapped = store.get_mapped("m")
+        assert bytes(mapped) == b"first version" and bytes(store.get_mapped("empty")) == b""
+        store.set("m", b"second")  # objects are replaced whole, so a reader's view stays what it read
+        assert bytes(mapped) == b"first version" and bytes(store.get_mapped("m")) == b"second"
+        held = store.get_mapped("m")
+        store.delete("m")
+        assert bytes(held) == b"second"
+        with pytest.raises(KeyNotFoundError):
+            store.get_mapped("m")
+
     def test_swap_not_durable_keeps_the_semantics(self, store: Storage) -> None:
         assert store.compare_and_swap("lease", b"v1", None, durable=False) is not None
         assert store.compare_and_swap("lease", b"v1b", None, durable=False) is None
