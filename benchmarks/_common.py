@@ -95,6 +95,11 @@ def _make_venv(venv: Path, requirements: Sequence[str]) -> Path:
     return python
 
 
+def peer_env() -> dict[str, str]:
+    """This environment without what would make a peer's interpreter import our packages (``PYTHONPATH``)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
 def hub285_env(workdir: Path) -> dict[str, str]:
     """The environment to run hub 2.8.5 in without any network call: a home of its own under ``workdir``.
 
@@ -106,4 +111,4 @@ def hub285_env(workdir: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "pypi_version.json").write_text(json.dumps(["2.8.5", time.time()]))
     (home / "reporting_config.json").write_text(json.dumps({"consent": False, "client_id": "benchmark"}))
-    return {**os.environ, "HOME": str(home.parent), "BUGGER_OFF": "true"}
+    return {**peer_env(), "HOME": str(home.parent), "BUGGER_OFF": "true"}

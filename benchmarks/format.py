@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import HUB285_REQUIREMENTS, PeerInstallError, hub285_env, load_average, machine, peer_python
+from _common import (
+    HUB285_REQUIREMENTS,
+    PeerInstallError,
+    hub285_env,
+    load_average,
+    machine,
+    peer_env,
+    peer_python,
+)
 from data import SEED, write_jpegs
 
 RUNNER = Path(__file__).resolve().parent / "_format_runner.py"
@@ -410,6 +418,7 @@ def _peer(name: str, api: str, venv: str, requirements: list[str], package: str)
     system = System(name, api)
     try:
         system.python = str(peer_python(venv, requirements))
+        system.env = peer_env()
     except PeerInstallError as e:
         system.unavailable = f"can't install: {e}"
         return system

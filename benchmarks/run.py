@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import HUB285_REQUIREMENTS, PeerInstallError, hub285_env, load_average, machine, peer_python
+from _common import (
+    HUB285_REQUIREMENTS,
+    PeerInstallError,
+    hub285_env,
+    load_average,
+    machine,
+    peer_env,
+    peer_python,
+)
 from data import SEED, raw_images, write_image_folder
 
 HERE = Path(__file__).resolve().parent
@@ -237,6 +245,7 @@ class Harness:
             try:
                 print(f"  virtualenv {spec.venv}: {' '.join(spec.requirements)}", flush=True)
                 found.python = str(peer_python(spec.venv, spec.requirements))
+                found.env = peer_env()
             except PeerInstallError as e:
                 found.unavailable = f"can't install: {e}"
             if spec.venv.startswith("hub285"):

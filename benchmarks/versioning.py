@@ -76,22 +76,12 @@ def run_one(path: str, n: int) -> dict[str, float]:
 
 
 def _hub285_python() -> tuple[str | None, str]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import PeerInstallError, peer_python
+    from _common import HUB285_REQUIREMENTS, PeerInstallError, peer_python
 
     try:
-        return str(peer_python("hub285", ["hub==2.8.5", "numpy<2"])), ""
+        return str(peer_python("hub285", HUB285_REQUIREMENTS)), ""
     except PeerInstallError as e:
         return None, str(e)
-
-
-def _hub285_env(workdir: Path) -> dict[str, str]:
-    # hub 2.8.5 checks PyPI for updates and reports usage unless told otherwise; no network call is allowed here.
-    home = workdir / "home-hub285" / ".activeloop"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "pypi_version.json").write_text(json.dumps(["2.8.5", time.time()]))
-    (home / "reporting_config.json").write_text(json.dumps({"consent": False, "client_id": "benchmark"}))
-    return {**os.environ, "HOME": str(home.parent), "BUGGER_OFF": "true"}
 
 
 def measure(python: str, env: dict[str, str], path: Path, n: int) -> dict[str, float]:
@@ -124,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         systems = {OURS: (sys.executable, dict(os.environ))}
         if hub285 is not None:
-            systems[HUB285] = (hub285, _hub285_env(work))
+            from _common import hub285_env
+
+            systems[HUB285] = (hub285, hub285_env(work))
         else:
             failures[HUB285] = why
         for _ in range(repeats):

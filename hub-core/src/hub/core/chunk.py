@@ -82,6 +82,11 @@ class ChunkHeader:
         starts = first + (samples - (self._byte_ends[run].astype(np.int64) - count)) * size
         return starts, starts + size
 
+    def shapes_of(self, samples: np.ndarray) -> list[tuple[int, ...]]:
+        """The shapes of samples ``samples`` (an int array), looked up with no Python loop per run."""
+        run = np.searchsorted(self._shape_ends, samples, side="right")
+        return list(map(tuple, self.shape_runs[run, 1:].astype(np.int64).tolist()))
+
     def uniform_span(self, start: int, stop: int) -> tuple[int, int, tuple[int, ...]] | None:
         """(body start, body end, shape) if samples [start, stop) share a shape and lie back to back."""
         srun = int(np.searchsorted(self._shape_ends, start, side="right"))

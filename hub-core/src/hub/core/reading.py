@@ -321,14 +321,18 @@ class DatasetReader:
         verbatim = kind is ArrayDecoder or kind.file_bytes is SampleDecoder.file_bytes
         if name in self._tobytes and verbatim and not tiled.any():
             return _stored_bytes(meta, ids, local, chunk)
-        stored: list[tuple[memoryview | TileManifest, tuple[int, ...]]] = []
-        for i in range(len(glob)):
-            if tiled[i]:
-                stored.append(self._tiled(plan, int(glob[i])))
-                continue
-            header, body = chunk(chunk_key(meta.id, int(ids[i])))
-            s, e = header.byte_span(int(local[i]))
-            stored.append((body[s:e], header.shape(int(local[i]))))
+        stored: list[tuple[memoryview | TileManifest, tuple[int, ...]]] = [(memoryview(b""), ())] * len(glob)
+        for i in np.flatnonzero(tiled).tolist():
+            stored[i] = self._tiled(plan, int(glob[i]))
+        # Spans and shapes a chunk at a time.
+        whole = np.flatnonzero(~tiled)
+        for cid in _distinct(ids[whole]):
+            where = whole[ids[whole] == cid]
+            header, body = chunk(chunk_key(meta.id, int(cid)))
+            starts, ends = header.byte_spans(local[where])
+            shapes = header.shapes_of(local[where])
+            for i, s, e, shape in zip(where.tolist(), starts.tolist(), ends.tolist(), shapes, strict=True):
+                stored[i] = (body[s:e], shape)
         return self._decode_stored(plan, glob, stored, alloc)
 
     def read(self, positions: np.ndarray, alloc: Allocator | None = None) -> dict[str, Any]:
@@ -414,6 +418,19 @@ class DatasetReader:
         shapes = {s for _, s in stored}
         if array and meta.dtype is not None and len(shapes) == 1 and stored:
             out = _allocate(alloc, (len(stored), *stored[0][1]), np.dtype(meta.dtype))
+            tiles = any(isinstance(d, TileManifest) for d, _ in stored)
+            if meta.sample_compression is not None and not tiles:
+                # The common case (a batch of images), without one()'s per-sample wrapping: a failure is
+                # decoded again by one() to name the sample.
+                from hub.compression import get_codec
+
+                codec, dtype = get_codec(meta.sample_compression), meta.dtype
+                try:
+                    for i, (data, _) in enumerate(stored):
+                        codec.decode_into(data, out[i], dtype=dtype)  # type: ignore[arg-type]
+                    return out
+                except Exception:
+                    pass
             for i in range(len(stored)):
                 one(i, out[i])
             return out
