@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import hub
 from hub.compression import AudioCodec, get_codec
-from hub.errors import CorruptSampleError, MissingDependencyError
+from hub.errors import CorruptSampleError, DatasetIndexError, MissingDependencyError
 from tests.core.media._make import AUDIO_FORMATS, decode_audio, mem_url, tone, write_audio
 
 RATE = 48000
@@ -65,7 +65,12 @@ def test_sample_range_equals_the_same_samples_of_a_full_decode(fmt: str, span: s
     )
     same(ds.audio[0, span].numpy(), full[span])
     same(ds.audio[0, span, 1].numpy(), full[span, 1])
-    np.testing.assert_array_equal(ds.audio[0, 1000:3000:7].numpy(), full[1000:3000:7])
+    same(ds.audio[0, 30000:40000:7].numpy(), full[30000:40000:7])
+    same(ds.audio[0, 33333].numpy(), full[33333])
+    same(ds.audio[0, -5, 1].numpy(), full[-5, 1])
+    np.testing.assert_array_equal(ds.audio[0, 3000:1000:-7].numpy(), full[3000:1000:-7])
+    with pytest.raises(DatasetIndexError, match="out of range"):
+        ds.audio[0, len(full)].numpy()
 
 
 def _frames_in(data: bytes) -> int:

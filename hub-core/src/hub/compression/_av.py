@@ -473,13 +473,20 @@ class AudioCodec(MediaCodec):
         dtype: npt.DTypeLike | None = None,
     ) -> np.ndarray[Any, Any]:
         first = subscript[0] if subscript else slice(None)
-        if not isinstance(first, slice) or first == slice(None) or first.step not in (None, 1):
+        ranged = isinstance(first, slice) and first != slice(None) and (first.step or 1) > 0
+        if not ranged and not isinstance(first, (int, np.integer)):
             return super().decode_subscript(data, subscript, shape=shape, dtype=dtype)
         count = shape[0] if shape is not None else self.read_header(data).shape[0]
-        start, stop, _ = first.indices(count)
-        out = self.decode_samples(data, start, stop)
-        every_sample = (slice(None), *subscript[1:])
-        return np.ascontiguousarray(out[every_sample])
+        if isinstance(first, slice):
+            start, stop, step = first.indices(count)
+            out = self.decode_samples(data, start, stop)[::step]
+            every_sample = (slice(None), *subscript[1:])
+            return np.ascontiguousarray(out[every_sample])
+        i = int(first)
+        if not -count <= i < count:
+            raise DatasetIndexError(f"Sample {i} is out of range for audio of {count} samples.")
+        one = self.decode_samples(data, i % count, i % count + 1)
+        return np.ascontiguousarray(one[0][subscript[1:]])
 
     def sample_info(self, data: BytesLike) -> dict[str, Any]:
         with self.open(data, "read the header of") as container:
