@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,3 +69,34 @@ def test_rolled_back_write_records_nothing() -> None:
     with pytest.raises(hub.errors.SampleDtypeError):
         ds.x.append(np.array([1.5]))
     assert ds.diff(as_dict=True)["a"]["changes"][0]["tensors"] == {}
+
+
+def test_diff_reads_only_the_versions_since_the_common_ancestor(tmp_path: Path) -> None:
+    import hub.core.versioning as versioning
+    from hub.core.meta import node_meta_key
+
+    path = str(tmp_path / "ds")
+    ds = hub.empty(path)
+    ds.create_tensor("x")
+    old = []
+    for i in range(6):
+        ds.x.append(i)
+        old.append(ds.commit(f"c{i}"))
+    ds.checkout("alt", create=True)
+    ds.x.append(100)
+    ds.commit("on alt")
+    ds.checkout("main")
+    ds.x[0] = 7
+    ds.close()
+    # The oldest versions' metadata is gone: a diff that walked the whole history would fail on it.
+    for node in old[:4]:
+        (tmp_path / "ds" / node_meta_key(node)).unlink()
+    versioning._COMMITTED.clear()
+    ds = hub.load(path, read_only=True)
+    working = ds.diff(as_dict=True)
+    assert working["ancestor"] == old[-1] and working["b"]["changes"] == []
+    assert working["a"]["changes"][0]["tensors"]["x"]["data_updated"] == [0]
+    branches = ds.diff("alt", as_dict=True)
+    assert branches["ancestor"] == old[-1]
+    added = [c["tensors"]["x"]["data_added"] for c in branches["b"]["changes"] if "x" in c["tensors"]]
+    assert added == [[6, 7]]  # alt's one commit; its empty working node lists nothing

@@ -112,3 +112,46 @@ def test_lost_lease_stops_writes(dataset: str) -> None:
     with pytest.raises(LockedError, match="taken over"):
         ds.x.append(1)
     assert len(hub.load(dataset, read_only=True).x) == 0
+
+
+def test_checkout_takes_the_lock_at_the_first_write(dataset: str) -> None:
+    ds = hub.load(dataset)
+    ds.x.append(1)
+    ds.commit("one")
+    ds.checkout("alt", create=True)  # a new branch is locked at once
+    ds.checkout("main")  # reading main takes no lock: another writer may write it meanwhile
+    proc, done = _start_holder(dataset)
+    try:
+        with pytest.raises(LockedError, match=rf"pid {proc.pid}"):
+            ds.x.append(2)  # the holder is named at our first write
+        assert list(ds.x.numpy().ravel()) == [1]  # and nothing was written
+    finally:
+        done.set()
+        proc.join(30)
+    # The other writer appended to main after we read it: writing on the stale state would lose that.
+    with pytest.raises(hub.errors.VersionControlError, match=r"checkout\('main'\)"):
+        ds.x.append(3)
+    ds.checkout("main")
+    ds.x.append(3)
+    assert list(hub.load(dataset, read_only=True).x.numpy().ravel()) == [1, 1, 3]
+    with pytest.raises(LockedError, match=rf"pid {os.getpid()}"):  # now we hold it
+        _other_process_load(dataset)
+
+
+def _try_load(path: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    try:
+        hub.load(path)
+        out.put("")
+    except LockedError as e:
+        out.put(str(e))
+
+
+def _other_process_load(path: str) -> None:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_try_load, args=(path, out))
+    proc.start()
+    message = out.get(timeout=60)
+    proc.join(30)
+    if message:
+        raise LockedError(message)

@@ -30,7 +30,7 @@ from hub.errors import (
     UnknownCredsKeyError,
     VersionControlError,
 )
-from hub.storage import Storage
+from hub.storage import Storage, Token
 
 __all__ = ["Dataset"]
 
@@ -61,6 +61,9 @@ class _State:
         self.batch_depth = 0
         self.meta_dirty = False
         self.links = LinkResolver(meta.creds_keys, ids=meta.creds_key_ids)
+        #: For a branch checked out without its lock (see :meth:`let_go`): the version token of its working
+        #: node's metadata as read, to tell at the first write whether another writer changed it meanwhile.
+        self.unlocked_token: Token | None = None
         if lease is not None:
             release_on_collect(self, lease)
 
@@ -77,6 +80,40 @@ class _State:
             release_on_collect(self, self.lease)
         elif self.lease.branch != branch:
             self.lease.transfer_to(branch)
+
+    def let_go(self) -> None:
+        """Give up the writer lock (a checkout): the next branch's lock is taken at the first write there.
+
+        Checking out to read takes no lock, so it is quick and blocks no other writer; :meth:`check_writable`
+        takes the lock and makes sure the branch is still as it was read.
+        """
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    def _lock_on_write(self) -> None:
+        """Take the lock of the checked-out branch; refuse if another writer changed the branch since it was read."""
+        assert self.branch is not None
+        lease = acquire(self.storage, self.branch)
+        from hub.core.meta import ROOT_KEY
+
+        try:
+            root = RootDoc.frombytes(self.storage.get(ROOT_KEY), f"{self.storage.url}/{ROOT_KEY}")
+            try:
+                _, token = self.storage.get_with_token(node_meta_key(self.node_id))
+            except KeyError:
+                token = None
+            if root.heads.get(self.branch) != self.node_id or token != self.unlocked_token:
+                raise VersionControlError(
+                    f"Branch {self.branch!r} of {self.storage.url} was changed by another writer since it was "
+                    f"checked out here; check it out again (ds.checkout({self.branch!r})) to write on what it "
+                    "holds now."
+                )
+        except BaseException:
+            lease.release()
+            raise
+        self.lease, self.unlocked_token = lease, None
+        release_on_collect(self, lease)
 
     def switch(self, node_id: str, meta: VersionMeta, branch: str | None) -> None:
         """Point this state at another version node (after a commit, checkout or reset); see :meth:`hold`."""
@@ -133,6 +170,8 @@ class _State:
             )
         if self.lease is not None:
             self.lease.check()
+        else:
+            self._lock_on_write()
 
     @contextlib.contextmanager
     def write(self, keys: Sequence[str]) -> Iterator[None]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import getpass
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -123,13 +125,21 @@ def commit(state: _State, message: str | None = None, allow_empty: bool = False)
         )
     node = state.node_id
     doc = CommitDoc(node, state.meta.parent, branch, message, time.time(), _author())
-    if not state.storage.set_if_absent(commit_key(node), doc.tobytes()):
+    child_id = new_id()
+    child = _child_meta(state.meta, node)
+    # Both documents must be durable before the head moves, and neither is referenced until it does: written at
+    # the same time, their syncs overlap (one wait on the disk instead of two).
+    with ThreadPoolExecutor(1, thread_name_prefix="hub-commit") as pool:
+        child_written = pool.submit(state.storage.set, node_meta_key(child_id), child.tobytes())
+        try:
+            committed = state.storage.set_if_absent(commit_key(node), doc.tobytes())
+        finally:
+            child_written.result()
+    if not committed:
+        state.storage.delete(node_meta_key(child_id))
         raise CommitConflictError(
             f"Version {node} of {state.storage.url} was committed by another writer; reload the dataset."
         )
-    child_id = new_id()
-    child = _child_meta(state.meta, node)
-    state.storage.set(node_meta_key(child_id), child.tobytes())
 
     def move_head(root: RootDoc) -> None:
         if root.heads.get(branch) != node:
@@ -161,11 +171,17 @@ def checkout(state: _State, address: str, create: bool = False) -> str | None:
     state.flush()
     if create:
         return _create_branch(state, address)
-    _, branch = resolve(state, address)
-    state.hold(branch)  # the lock before the head: the head may move until we hold it
+    # No lock yet (see _State.let_go): the first write takes it and checks that the branch did not move.
+    state.let_go()
     node_id, branch = resolve(state, address)
-    meta = _node_meta(state, node_id)
+    key = node_meta_key(node_id)
+    try:
+        data, token = state.storage.get_with_token(key)
+    except KeyNotFoundError:
+        raise VersionControlError(f"Version {node_id!r} does not exist in {state.storage.url}.") from None
+    meta = VersionMeta.frombytes(data, f"{state.storage.url}/{key}")
     state.switch(node_id, meta, branch)
+    state.unlocked_token = token
     return node_id if branch is None else meta.parent
 
 
@@ -298,15 +314,54 @@ def _node_changes(node_id: str, meta: VersionMeta) -> dict[str, Any]:
     return {"commit": node_id, "dataset": dataset, "tensors": tensors}
 
 
-def _lineage(state: _State, node_id: str) -> list[tuple[str, VersionMeta]]:
-    """``node_id`` and its ancestors, newest first, with their metadata."""
-    out = []
-    current: str | None = node_id
-    while current is not None:
-        meta = state.meta if current == state.node_id else _node_meta(state, current)
-        out.append((current, meta))
-        current = meta.parent
-    return out
+#: Metadata of committed versions (immutable), by (dataset URL, version id): a diff walks the same history often.
+_COMMITTED: OrderedDict[tuple[str, str], VersionMeta] = OrderedDict()
+_COMMITTED_MAX = 1024
+
+
+def _committed_meta(state: _State, node_id: str) -> VersionMeta:
+    """The metadata of a committed version (never to be changed by the caller)."""
+    key = (state.storage.url, node_id)
+    meta = _COMMITTED.get(key)
+    if meta is None:
+        meta = _COMMITTED[key] = _node_meta(state, node_id)
+        if len(_COMMITTED) > _COMMITTED_MAX:
+            _COMMITTED.popitem(last=False)
+    else:
+        _COMMITTED.move_to_end(key)
+    return meta
+
+
+def _lineages(
+    state: _State, a: str, b: str | None, b_committed: bool = False
+) -> tuple[list[tuple[str, VersionMeta]], list[tuple[str, VersionMeta]], str | None]:
+    """The histories of ``a`` and ``b``, newest first, down to their newest common ancestor (included), and it.
+
+    Both are walked a step at a time, so a diff reads only the versions since the ancestor, not the whole
+    history. Versions reached as parents are commits, whose metadata is cached.
+    """
+    walks: list[list[tuple[str, VersionMeta]]] = [[], []]
+    seen: list[set[str]] = [set(), set()]
+    current: list[str | None] = [a, b]
+    first = [True, not b_committed]
+    while current[0] is not None or current[1] is not None:
+        for side in (0, 1):
+            node = current[side]
+            if node is None:
+                continue
+            if node == state.node_id:
+                meta = state.meta
+            elif first[side]:
+                meta = _node_meta(state, node)  # may be a branch's working node: not cached
+            else:
+                meta = _committed_meta(state, node)
+            first[side] = False
+            walks[side].append((node, meta))
+            seen[side].add(node)
+            if node in seen[1 - side]:
+                return walks[0], walks[1], node
+            current[side] = meta.parent
+    return walks[0], walks[1], None
 
 
 def diff(state: _State, id_1: str | None = None, id_2: str | None = None) -> dict[str, Any]:
@@ -321,10 +376,7 @@ def diff(state: _State, id_1: str | None = None, id_2: str | None = None) -> dic
         b = resolve(state, id_1)[0]
     else:
         b = state.commit_id
-    lineage_a = _lineage(state, a)
-    lineage_b = _lineage(state, b) if b is not None else []
-    in_b = {node for node, _ in lineage_b}
-    ancestor = next((node for node, _ in lineage_a if node in in_b), None)
+    lineage_a, lineage_b, ancestor = _lineages(state, a, b, b_committed=id_1 is None and id_2 is None)
 
     def side(lineage: list[tuple[str, VersionMeta]]) -> list[dict[str, Any]]:
         out = []
