@@ -6,8 +6,10 @@ import contextlib
 import hashlib
 import mmap
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,31 @@ class LocalStorage(Storage):
         self.root = Path(root).expanduser().absolute()
         self.fsync = fsync
         self._prefix = os.path.join(str(self.root), "")  # keys are checked: '/'-separated, no '..'
+        self._behind: list[Future[None]] = []  # writes being synced and published in the background
+        self._behind_lock = threading.Lock()
+        self._behind_pool: ThreadPoolExecutor | None = None
+        self._behind_pid = os.getpid()
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"{self.root} is a file, not a directory; give a directory path for a dataset.")
+
+    def flush(self) -> None:
+        self._settle()
+
+    def close(self) -> None:
+        self._settle()
+        super().close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._settle()  # what another process opens must be there
+        state = super().__getstate__()
+        state.update(_behind=[], _behind_pool=None)
+        del state["_behind_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._behind_lock = threading.Lock()
+        self._behind_pid = os.getpid()
 
     @classmethod
     def from_url(cls, url: str, creds: Any = None, read_only: bool = False) -> LocalStorage:
@@ -60,6 +85,7 @@ class LocalStorage(Storage):
     # ---------------------------------------------------------------- reading
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """Values of many keys, read one after another: a local read costs less than a thread hand-off."""
+        self._settle()
         return {key: self._get(check_key(key)) for key in dict.fromkeys(keys)}
 
     def _open(self, key: str) -> Any:
@@ -70,11 +96,13 @@ class LocalStorage(Storage):
             raise KeyNotFoundError(key, self.url) from None
 
     def _get(self, key: str) -> bytes:
+        self._settle()
         with self._open(key) as f:
             data: bytes = f.read()
             return data
 
     def get_mapped(self, key: str) -> BytesLike:
+        self._settle()
         if not self.maps_files:
             return self.get(key)
         with self._open(check_key(key)) as f:
@@ -84,12 +112,14 @@ class LocalStorage(Storage):
                 return b""
 
     def _get_range(self, key: str, start: int, end: int | None) -> bytes:
+        self._settle()
         with self._open(key) as f:
             f.seek(start)
             data: bytes = f.read() if end is None else f.read(end - start)
             return data
 
     def _get_range_into(self, key: str, start: int, out: memoryview) -> int:
+        self._settle()
         with self._open(key) as f:
             f.seek(start)
             got = 0
@@ -101,13 +131,16 @@ class LocalStorage(Storage):
             return got
 
     def _get_with_token(self, key: str) -> tuple[bytes, Token]:
+        self._settle()
         data = self._get(key)
         return data, _token(data)
 
     def _exists(self, key: str) -> bool:
+        self._settle()
         return self._path(key).is_file()
 
     def _list(self, prefix: str) -> Iterable[str]:
+        self._settle()
         # Walk only the deepest directory the prefix names in full.
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self._path(base) if base else self.root
@@ -162,17 +195,62 @@ class LocalStorage(Storage):
             raise InvalidKeyError(f"Key {key!r} cannot be stored in {self.url}: other keys live under it.") from None
 
     def _set(self, key: str, data: bytes) -> None:
+        self._settle()
         tmp, target = self._write_temp(key, data)
         self._publish(tmp, target, key)
 
     def _set_parts(self, key: str, parts: Sequence[BytesLike]) -> None:
-        tmp, target = self._write_temp(key, parts)
-        self._publish(tmp, target, key)
+        if not self.fsync:
+            tmp, target = self._write_temp(key, parts)
+            self._publish(tmp, target, key)
+            return
+        # Large values (chunks) are written now and synced and published by a background thread, in order, while
+        # the caller goes on writing: every other operation waits for them first (see _settle), so whatever is
+        # written after them (the metadata that points at them) is published after them, as before.
+        tmp, target = self._write_temp(key, parts, durable=False)
+        with self._behind_lock:
+            if self._behind_pool is None or self._behind_pid != os.getpid():
+                self._behind_pool = ThreadPoolExecutor(1, thread_name_prefix="hub-sync")
+                self._behind_pid = os.getpid()
+            self._behind.append(self._behind_pool.submit(self._sync_and_publish, tmp, target, key))
+
+    def _sync_and_publish(self, tmp: Path, target: Path, key: str) -> None:
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._publish(tmp, target, key)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _settle(self) -> None:
+        """Wait until every write in the background is durable and published; raise the first one's error."""
+        if not self._behind:
+            return
+        if self._behind_pid != os.getpid():  # inherited through fork: the parent's thread finishes them
+            self._behind, self._behind_pool, self._behind_lock = [], None, threading.Lock()
+            self._behind_pid = os.getpid()
+            return
+        with self._behind_lock:
+            pending, self._behind = self._behind, []
+        error: BaseException | None = None
+        for future in pending:
+            try:
+                future.result()
+            except BaseException as e:  # the rest still finish (or fail) before anything else is written
+                error = error or e
+        if error is not None:
+            raise error
 
     def _compare_and_swap(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        self._settle()
         return self._swap(key, data, expected, durable=True)
 
     def _compare_and_swap_volatile(self, key: str, data: bytes, expected: Token | None) -> Token | None:
+        self._settle()
         return self._swap(key, data, expected, durable=False)
 
     def _swap(self, key: str, data: bytes, expected: Token | None, durable: bool) -> Token | None:
@@ -211,6 +289,7 @@ class LocalStorage(Storage):
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def _delete(self, key: str) -> None:
+        self._settle()
         path = self._path(key)
         try:
             path.unlink()
