@@ -578,6 +578,9 @@ def merge(
             for position in sorted((side_o.position[i] for i in drop), reverse=True):
                 state.pop_sample(key, position)
             if added:
+                if engine.meta.ndim is None:  # empty here until now: its samples' kind is settled on their side
+                    engine.meta.ndim = side_t.engine.meta.ndim
+                    engine.meta.dtype = engine.meta.dtype or side_t.engine.meta.dtype
                 start = engine.meta.length
                 engine.append(_copyable(side_t, side_t.position[i], tensor_meta) for i in added)
                 records.record_append(engine.meta, start, len(added))
