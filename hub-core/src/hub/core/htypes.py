@@ -84,10 +84,12 @@ WRAPPERS = ("link", "sequence")
 
 
 def _wrapped(wrapper: str, inner: HtypeSpec, name: str) -> HtypeSpec:
-    if inner.wrapper is not None or inner.name in OBJECT_HTYPES:
+    # The one nesting allowed: a sequence of links (``sequence[link[image]]``), each item a reference to a file.
+    nested_ok = wrapper == "sequence" and inner.wrapper == "link"
+    if (inner.wrapper is not None and not nested_ok) or inner.name in OBJECT_HTYPES:
         raise TensorMetaError(
-            f"htype {name!r}: {wrapper}[...] holds an array htype such as image, video, audio or generic, "
-            f"not {inner.name!r}."
+            f"htype {name!r}: {wrapper}[...] holds an array htype such as image, video, audio or generic "
+            f"(a sequence may also hold links: sequence[link[image]]), not {inner.name!r}."
         )
     if wrapper == "link":
         # A link needs no compression of its own: the linked file's format is read from its header. verify=False

@@ -186,6 +186,8 @@ class VersionMeta:
     changes: dict[str, Any] = field(default_factory=dict)
     #: Names of the credentials links may use (``ds.add_creds_key``); never the credentials themselves.
     creds_keys: list[str] = field(default_factory=list)
+    #: Key name -> the id its link records store, for keys renamed since they were added (``ds.update_creds_key``).
+    creds_key_ids: dict[str, str] = field(default_factory=dict)
 
     def tobytes(self) -> bytes:
         doc = {
@@ -199,6 +201,8 @@ class VersionMeta:
         }
         if self.creds_keys:
             doc["creds_keys"] = self.creds_keys
+        if self.creds_key_ids:
+            doc["creds_key_ids"] = self.creds_key_ids
         requires = sorted({_LAYOUT_FEATURES[m.layout] for m in self.tensors.values() if m.layout is not None})
         if requires:
             doc["requires"] = requires
@@ -223,6 +227,7 @@ class VersionMeta:
                 bool(doc.get("changed", False)),
                 dict(doc.get("changes", {})),
                 [str(k) for k in doc.get("creds_keys", [])],
+                {str(k): str(v) for k, v in doc.get("creds_key_ids", {}).items()},
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None

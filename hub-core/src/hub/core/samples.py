@@ -192,12 +192,14 @@ class SampleEncoder:
             return [one(v) for v in value]
         return value
 
-    def encode(self, value: Any, index: int | None = None) -> tuple[bytes, tuple[int, ...]] | TiledSample:
+    def encode(
+        self, value: Any, index: int | None = None, where: str | None = None
+    ) -> tuple[bytes, tuple[int, ...]] | TiledSample:
         """One sample's stored bytes and shape (or its tiles, if larger than a chunk).
 
-        Raises a HubError naming the tensor and sample when the value does not fit the tensor.
+        Raises a HubError naming the tensor and sample (or ``where``, if given) when the value does not fit.
         """
-        where = self._where(index)
+        where = where or self._where(index)
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
             return self._encode_object(value, where)
@@ -273,12 +275,15 @@ class SampleEncoder:
                 f"{where}: a {self.meta.htype} tensor holds links; append hub.link(path_or_url), "
                 f"not {type(value).__name__}."
             )
-        self.links.check_key(value.creds_key)
+        try:
+            self.links.check_key(value.creds_key)
+        except LinkedSampleError as e:
+            raise LinkedSampleError(f"{where}: {e}") from e
         if not self.meta.info.get("verify", True):
             # Unread, the file's shape is unknown: record zeros (readers then decode without a shape hint).
             ndim = self.meta.ndim if self.meta.ndim is not None else max(self.spec.ndims or (1,))
             self._settle((0,) * ndim, np.dtype(self.meta.dtype or "uint8"))
-            return link_record(value), (0,) * ndim
+            return link_record(value.path, self.links.stored_id(value.creds_key)), (0,) * ndim
         try:
             payload = self.links.fetch(value.path, value.creds_key)
         except LinkedSampleError as e:
@@ -300,7 +305,7 @@ class SampleEncoder:
                 f"{where}: {value.path!r} holds {header.dtype} values, but the tensor stores {self.meta.dtype}."
             )
         self._settle(shape, np.dtype(header.dtype))
-        return link_record(value), shape
+        return link_record(value.path, self.links.stored_id(value.creds_key)), shape
 
     def _encode_sequence(self, value: Any, where: str) -> tuple[bytes, tuple[int, ...]]:
         """A sequence's record: each item encoded as the inner htype stores one sample."""
@@ -323,7 +328,7 @@ class SampleEncoder:
         items = SampleEncoder(self.name, item_meta, self.links)
         encoded = []
         for j, item in enumerate(value):
-            one = items.encode(item, None)
+            one = items.encode(item, where=f"{where}, item {j}")
             assert not isinstance(one, TiledSample)
             data, shape = one
             encoded.append((data, shape))

@@ -234,14 +234,18 @@ class LocalStorage(Storage):
             self._behind, self._behind_pool, self._behind_lock = [], None, threading.Lock()
             self._behind_pid = os.getpid()
             return
+        # Every write submitted before this call, whichever thread submitted it or waits for it too.
         with self._behind_lock:
-            pending, self._behind = self._behind, []
+            pending = list(self._behind)
         error: BaseException | None = None
         for future in pending:
             try:
                 future.result()
             except BaseException as e:  # the rest still finish (or fail) before anything else is written
                 error = error or e
+        with self._behind_lock:
+            done = set(pending)
+            self._behind = [f for f in self._behind if f not in done]
         if error is not None:
             raise error
 

@@ -80,6 +80,7 @@ def run_eval(
         storage=state.storage,
         creds_keys=list(state.meta.creds_keys),
         link_creds=dict(state.links.creds),
+        creds_key_ids=dict(state.meta.creds_key_ids),
     )
     tasks = split(items, 1 if scheduler == "serial" else num_workers * TASKS_PER_WORKER, scheduler == "threaded")
     check_picklable(scheduler, job, tasks)

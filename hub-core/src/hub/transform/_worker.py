@@ -53,6 +53,7 @@ class Job:
     #: The output dataset's creds keys and the credentials populated for them, for links the transform appends.
     creds_keys: list[str] = field(default_factory=list)
     link_creds: dict[str, Any] = field(default_factory=dict)
+    creds_key_ids: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, task: Task, progress: Callable[[int], None] | None = None) -> TaskResult:
         return run_task(self, task, progress)
@@ -73,6 +74,7 @@ class Job:
             True,
             self.creds_keys,
             self.link_creds,
+            self.creds_key_ids,
         )
 
     def names(self) -> frozenset[str]:
@@ -127,7 +129,7 @@ class _Writer:
         self.job = job
         self.metas = {k: fresh_meta(m) for k, m in job.metas.items()}
         self.engines = {k: TensorEngine(storage, m) for k, m in self.metas.items()}
-        links = LinkResolver(list(job.creds_keys), job.link_creds)
+        links = LinkResolver(list(job.creds_keys), job.link_creds, dict(job.creds_key_ids))
         self.encoders = {k: SampleEncoder(k, m, links) for k, m in self.metas.items()}
         for key, meta in job.id_metas.items():
             self.engines[ids_key(job.metas[key].id)] = TensorEngine(storage, fresh_meta(meta))
@@ -203,6 +205,7 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
             if progress is not None:
                 progress(1)
         result.pieces, result.metas = writer.finish()
+        storage.flush()  # the chunks are durable and in place before the writer is told about them
     except TransformError as e:
         _delete(storage, writer.written())
         result.error = e
