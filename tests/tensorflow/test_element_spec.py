@@ -35,7 +35,7 @@ def _samples(i: int) -> dict[str, Any]:
         "segments": rng.integers(0, 4, (5, 6), dtype=np.uint32),
         "keypoints": rng.integers(0, 50, (6, i + 1), dtype=np.int32),
         "points": rng.integers(0, 50, (i + 2, 2), dtype=np.int32),
-        "polygons": rng.uniform(0, 9, (i + 1, 3, 2)).astype(np.float32),
+        "polygons": [rng.uniform(0, 9, (k + 3, 2)).astype(np.float32) for k in range(i)],  # ragged; [] first
         "text": f"sample {i} \N{SNOWMAN}" * i,
         "json": {"i": i, "name": f"s{i}", "nested": [1.5, None, {"k": "v"}]},
         "list": [i, "x", [True]],
@@ -84,7 +84,7 @@ EXPECTED = {
     "segments": S((5, 6), tf.uint32),
     "keypoints": S((6, None), tf.int32),
     "points": S((None, 2), tf.int32),
-    "polygons": S((None, 3, 2), tf.float32),
+    "polygons": tf.RaggedTensorSpec([None, None, 2], tf.float32, ragged_rank=1),
     "text": S((), tf.string),
     "json": S((), tf.string),
     "list": S((), tf.string),
@@ -106,6 +106,12 @@ def test_elements_equal_what_numpy_reads(htype_ds: hub.Dataset) -> None:
                 assert value.numpy().decode() == tensor.text()
             elif name in ("json", "list"):
                 assert json.loads(value.numpy()) == tensor.dict()
+            elif name == "polygons":  # a RaggedTensor (polygons, None, 2): one row per polygon
+                assert isinstance(value, tf.RaggedTensor) and value.dtype == tf.float32
+                polygons = tensor.numpy()
+                assert value.row_lengths().numpy().tolist() == [len(p) for p in polygons]
+                for row, polygon in zip(value, polygons, strict=True):
+                    np.testing.assert_array_equal(row.numpy(), polygon)
             else:
                 expected = tensor.numpy()
                 assert value.numpy().dtype == (np.int64 if name.startswith("label") else expected.dtype)
@@ -181,3 +187,12 @@ def test_links_and_sequences(tmp_path: Path) -> None:
     for i, element in enumerate(out):
         np.testing.assert_array_equal(element["links"].numpy(), ds.links[i].numpy())
         np.testing.assert_array_equal(element["scenes"].numpy(), ds.scenes[i].numpy())
+
+
+def test_polygons_batch_into_ragged_tensors(htype_ds: hub.Dataset) -> None:
+    batches = list(htype_ds.tensorflow(tensors=["polygons", "label"]).batch(3))
+    assert [int(b[0].nrows()) for b in batches] == [3, 1]
+    first = batches[0][0]
+    assert first.shape.as_list() == [3, None, None, 2]
+    assert first.row_lengths().numpy().tolist() == [0, 1, 2]  # polygons per sample
+    np.testing.assert_array_equal(first[2][1].numpy(), htype_ds.polygons[2, 1].numpy())

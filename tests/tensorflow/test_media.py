@@ -38,3 +38,23 @@ def test_media_through_tf_data(media: tuple[Path, dict[str, list[Path]]]) -> Non
     assert seen == 3
     raw = next(iter(ds.tensorflow(tensors=["video"], tobytes=True)))
     assert bytes(raw[0].numpy()) == files["clips"][0].read_bytes()
+
+
+def test_sequences_of_links_through_tf_data(tmp_path: Path) -> None:
+    from PIL import Image
+
+    ds = hub.empty(tmp_path / "ds")
+    ds.create_tensor("scenes", htype="sequence[link[image]]")
+    for i in range(3):
+        items = []
+        for j in range(i + 1):
+            path = tmp_path / f"v{i}{j}.png"
+            Image.fromarray(np.full((6, 5, 3), 10 * i + j, np.uint8)).save(path)
+            items.append(hub.link(path))
+        ds.scenes.append(items)
+    out = hub.load(tmp_path / "ds", read_only=True).tensorflow()
+    assert out.element_spec["scenes"].shape.as_list() == [None, 6, 5, 3]
+    assert out.element_spec["scenes"].dtype == tf.uint8
+    for i, element in enumerate(out):
+        expected = np.stack([np.full((6, 5, 3), 10 * i + j, np.uint8) for j in range(i + 1)])
+        np.testing.assert_array_equal(element["scenes"].numpy(), expected)

@@ -40,3 +40,32 @@ def test_media_through_the_loader(
     first = next(iter(raw))
     assert bytes(first["video"][0]) == files["clips"][0].read_bytes()
     assert bytes(first["linked"][0]) == files["pictures"][0].read_bytes()
+
+
+def _linked_scenes(root: Path) -> hub.Dataset:
+    """Three sequences of 1, 2 and 3 links to 6x5 PNGs; item ``j`` of sequence ``i`` is filled with ``10 * i + j``."""
+    from PIL import Image
+
+    ds = hub.empty(root / "ds")
+    ds.create_tensor("scenes", htype="sequence[link[image]]")
+    for i in range(3):
+        items = []
+        for j in range(i + 1):
+            path = root / f"v{i}{j}.png"
+            Image.fromarray(np.full((6, 5, 3), 10 * i + j, np.uint8)).save(path)
+            items.append(hub.link(path))
+        ds.scenes.append(items)
+    return hub.load(root / "ds", read_only=True)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_sequences_of_links_through_the_loader(tmp_path: Path, num_workers: int) -> None:
+    ds = _linked_scenes(tmp_path)
+    seen = 0
+    for batch in ds.pytorch(num_workers=num_workers, batch_size=1):
+        scene = np.asarray(batch["scenes"][0])
+        i = scene.shape[0] - 1
+        expected = np.stack([np.full((6, 5, 3), 10 * i + j, np.uint8) for j in range(i + 1)])
+        np.testing.assert_array_equal(scene, expected)
+        seen += 1
+    assert seen == 3

@@ -48,6 +48,8 @@ __all__ = [
     "TransformOptionError",
     "SchedulerError",
     "LinkedSampleError",
+    "UnknownCredsKeyError",
+    "CredsKeyExistsError",
 ]
 
 
@@ -250,3 +252,14 @@ class SchedulerError(HubError, ValueError):
 
 class LinkedSampleError(HubError, OSError):
     """A linked sample's file can't be read (missing, unreachable, no credentials) or its link is malformed."""
+
+
+class UnknownCredsKeyError(TensorMetaError, KeyError):
+    """A creds key was named that the dataset does not know (``ds.add_creds_key`` adds one)."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; show the message as written.
+        return str(self.args[0])
+
+
+class CredsKeyExistsError(TensorMetaError):
+    """A creds key was to be given a name that another creds key of the dataset already has."""

@@ -20,8 +20,9 @@ from hub_tensorflow._spec import ElementSpec
 __all__ = ["Column", "Route", "choose_route"]
 
 #: ``bytes``: stored bytes as they are (``tobytes``, text, JSON); ``jpeg``: stored JPEG bytes, decoded by TensorFlow;
-#: ``fixed``: decoded samples of one shape, stacked; ``ragged``: decoded samples of varying shapes, flattened.
-Route = Literal["bytes", "jpeg", "fixed", "ragged"]
+#: ``fixed``: decoded samples of one shape, stacked; ``ragged``: decoded samples of varying shapes, flattened;
+#: ``polygons``: lists of polygons, flattened to their points, made ``tf.RaggedTensor`` s again in the pipeline.
+Route = Literal["bytes", "jpeg", "fixed", "ragged", "polygons"]
 
 #: TensorFlow decodes these the way hub-core does (libjpeg-turbo's accurate integer DCT and smooth upsampling), so
 #: ``ds.tensorflow()`` yields the pixels ``ds.images[i].numpy()`` gives.
@@ -35,6 +36,8 @@ def choose_route(meta: TensorMeta, spec: ElementSpec, has_tiles: bool) -> Route:
     """
     if spec.numpy_dtype is None:
         return "bytes"
+    if isinstance(spec.spec, tf.RaggedTensorSpec):
+        return "polygons"
     shape = spec.spec.shape
     if not has_tiles and _tf_decodes_jpeg(meta, shape):
         return "jpeg"
@@ -65,6 +68,12 @@ class Column:
             return {self.name: tf.TensorSpec((None,), tf.string)}
         if self.route == "fixed":
             return {self.name: tf.TensorSpec((None, *spec.shape), spec.dtype)}
+        if self.route == "polygons":
+            return {
+                f"{self.name}/points": tf.TensorSpec((None,), spec.dtype),
+                f"{self.name}/polygons": tf.TensorSpec((None,), tf.int64),
+                f"{self.name}/lengths": tf.TensorSpec((None,), tf.int64),
+            }
         return {
             f"{self.name}/values": tf.TensorSpec((None,), spec.dtype),
             f"{self.name}/lengths": tf.TensorSpec((None,), tf.int64),
@@ -82,6 +91,14 @@ class Column:
             if isinstance(values, np.ndarray):
                 return {self.name: values.astype(dtype, copy=False)}
             return {self.name: _stack(values, dtype, (len(values), *self.spec.spec.shape.as_list()))}
+        if self.route == "polygons":
+            polygons = [p for sample in values for p in sample]
+            points = np.concatenate([p.reshape(-1) for p in polygons]) if polygons else np.zeros(0)
+            return {
+                f"{self.name}/points": points.astype(dtype, copy=False),
+                f"{self.name}/polygons": np.fromiter((len(s) for s in values), dtype=np.int64, count=len(values)),
+                f"{self.name}/lengths": np.fromiter((len(p) for p in polygons), dtype=np.int64, count=len(polygons)),
+            }
         arrays = [np.asarray(v) for v in values]
         flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
         return {
@@ -93,6 +110,11 @@ class Column:
     # ---------------------------------------------------------------- TensorFlow side (the pipeline)
     def to_rows(self, block: dict[str, tf.Tensor]) -> dict[str, Any]:
         """Block parts in a form ``unbatch`` splits per sample (ragged values become a RaggedTensor)."""
+        if self.route == "polygons":
+            dims = self.spec.spec.shape[-1] or 1  # unknown only while every sample is empty: no points to shape
+            points = tf.reshape(block[f"{self.name}/points"], [-1, dims])
+            lengths = [block[f"{self.name}/polygons"], block[f"{self.name}/lengths"]]
+            return {self.name: tf.RaggedTensor.from_nested_row_lengths(points, lengths)}
         if self.route != "ragged":
             return {self.name: block[self.name]}
         values = tf.RaggedTensor.from_row_lengths(block[f"{self.name}/values"], block[f"{self.name}/lengths"])

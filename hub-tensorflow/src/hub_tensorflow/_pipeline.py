@@ -113,7 +113,7 @@ def dataset_to_tensorflow(
     # Our graph functions have no Python control flow on tensors: AutoGraph's source conversion (about a second of
     # the time to the first batch) would change nothing.
     plain = tf.autograph.experimental.do_not_convert
-    if any(c.route == "ragged" for c in columns):
+    if any(c.route in ("ragged", "polygons") for c in columns):
         blocks = blocks.map(plain(to_rows))
     # The generator runs ahead on a thread of its own while TensorFlow's threads decode the block before.
     samples = blocks.prefetch(2).unbatch()

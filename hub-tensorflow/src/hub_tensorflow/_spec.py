@@ -1,7 +1,8 @@
 """The ``tf.TensorSpec`` of each tensor's elements, from its metadata alone (nothing is read or decoded).
 
 Fixed dimensions are known and dimensions that differ between samples are ``None``; text and JSON are scalar
-``tf.string`` (JSON serialized), class labels ``tf.int64``, and a tensor read with ``tobytes`` a scalar
+``tf.string`` (JSON serialized), class labels ``tf.int64``, polygon samples ``tf.RaggedTensor`` s of shape
+``(polygons, None, dims)``, and a tensor read with ``tobytes`` a scalar
 ``tf.string`` holding the stored bytes.
 """
 
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from hub.core.htypes import get_htype
 from hub.core.meta import TensorMeta
+from hub.core.polygons import is_ragged_polygon
 from hub.errors import TensorMetaError
 
 __all__ = ["ElementSpec", "element_spec"]
@@ -28,7 +30,7 @@ LABEL_HTYPES = frozenset({"class_label"})
 class ElementSpec:
     """How one tensor's samples enter ``tf.data``: the spec, and the numpy dtype values are cast to first."""
 
-    spec: tf.TensorSpec
+    spec: tf.TensorSpec | tf.RaggedTensorSpec
     #: The dtype the loader casts decoded numbers to; None for strings.
     numpy_dtype: np.dtype | None
     #: Whether the stored bytes are delivered as they are (``tobytes``).
@@ -40,6 +42,10 @@ def element_spec(name: str, meta: TensorMeta, tobytes: bool = False) -> ElementS
     if tobytes or meta.htype in STRING_HTYPES:
         return ElementSpec(tf.TensorSpec(shape=(), dtype=tf.string), None, tobytes)
     dtype = np.dtype("int64") if meta.htype in LABEL_HTYPES else _stored_dtype(name, meta)
+    if is_ragged_polygon(meta.htype, meta.layout):
+        # A list of polygons of different point counts: (polygons, points, dims), ragged in the points.
+        dims = meta.max_shape[-1] if meta.max_shape and meta.max_shape[-1] else None
+        return ElementSpec(tf.RaggedTensorSpec([None, None, dims], tf.as_dtype(dtype), ragged_rank=1), dtype, False)
     return ElementSpec(tf.TensorSpec(shape=_shape(meta), dtype=tf.as_dtype(dtype)), dtype, False)
 
 

@@ -16,9 +16,10 @@ from torch.utils.data._utils.collate import default_collate as _default_collate
 from torch.utils.data._utils.collate import default_convert as _default_convert
 
 import hub
+from hub.core.polygons import is_ragged_polygon
 from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, Shard
 from hub.errors import DynamicShapeError
-from hub_torch._convert import WIDER, pad_stack, to_torch, torch_dtype_for, writable
+from hub_torch._convert import WIDER, pad_stack, polygons_to_torch, to_torch, torch_dtype_for, writable
 from hub_torch._pack import ArenaAllocator, Premade, pack_size
 
 # torch leaves these untyped.
@@ -144,6 +145,8 @@ class HubIterableDataset(IterableDataset[Any]):
             meta = self.reader.meta(name)
             if self.reader.gives_bytes(name) or meta.htype in ("text", "json", "list") or meta.dtype is None:
                 continue
+            if is_ragged_polygon(meta.htype, meta.layout):
+                continue  # batches of polygons are lists of slots of a points arena, whose rows vary
             dtype = np.dtype(meta.dtype)
             if dtype.hasobject or meta.max_shape is None or meta.min_shape != meta.max_shape:
                 continue
@@ -294,8 +297,10 @@ class HubIterableDataset(IterableDataset[Any]):
         sample: dict[str, Any] = {}
         for name in self.names:
             value = batch[name][i]
-            if isinstance(value, np.ndarray):
-                meta = self.reader.meta(name)
+            meta = self.reader.meta(name)
+            if is_ragged_polygon(meta.htype, meta.layout):
+                value = polygons_to_torch(value, meta)  # a list of tensors: collated as a list of them per batch
+            elif isinstance(value, np.ndarray):
                 value = writable(value, torch_dtype_for(meta, value.dtype))
                 if name in self.pil:
                     from PIL import Image
@@ -316,6 +321,17 @@ class HubIterableDataset(IterableDataset[Any]):
     def _collate(self, samples: list[Any]) -> Any:
         if self.collate_fn is not None:
             return self.collate_fn(samples)
+        polygons = self._polygon_names()
+        if polygons and samples and isinstance(samples[0], tuple) and len(samples[0]) == len(self.names):
+            # Polygon samples are lists of different lengths: a batch holds the list of them, not one tensor.
+            columns = [[s[k] for s in samples] for k in range(len(self.names))]
+            return tuple(
+                col if name in polygons else self._collate(col) for name, col in zip(self.names, columns, strict=True)
+            )
+        ragged: dict[str, list[Any]] = {}
+        if polygons and samples and isinstance(samples[0], dict):
+            for name in [n for n in samples[0] if n in polygons]:
+                ragged[name] = [s.pop(name) for s in samples]
         if self.pad_tensors and samples and isinstance(samples[0], dict):
             for name in samples[0]:
                 values = [s[name] for s in samples]
@@ -323,4 +339,8 @@ class HubIterableDataset(IterableDataset[Any]):
                     padded = pad_stack(values, name)
                     for s, v in zip(samples, padded, strict=True):
                         s[name] = v
-        return default_collate(samples)
+        batch = default_collate(samples)
+        return {**batch, **ragged} if ragged else batch
+
+    def _polygon_names(self) -> set[str]:
+        return {n for n in self.names if is_ragged_polygon(self.reader.meta(n).htype, self.reader.meta(n).layout)}

@@ -10,8 +10,9 @@ from torch.utils.data import Dataset
 from torch.utils.data._utils.collate import default_convert as _default_convert
 
 import hub
+from hub.core.polygons import is_ragged_polygon
 from hub.core.reading import DatasetReader
-from hub_torch._convert import torch_dtype_for, writable
+from hub_torch._convert import polygons_to_torch, torch_dtype_for, writable
 
 # torch leaves these untyped.
 default_convert: Callable[[Any], Any] = _default_convert
@@ -50,8 +51,11 @@ class HubMapDataset(Dataset[Any]):
         sample: dict[str, Any] = {}
         for name, value in values.items():
             one = value[0]
-            if isinstance(one, np.ndarray):
-                one = writable(one, torch_dtype_for(self.reader.meta(name), one.dtype))
+            meta = self.reader.meta(name)
+            if is_ragged_polygon(meta.htype, meta.layout):
+                one = polygons_to_torch(one, meta)
+            elif isinstance(one, np.ndarray):
+                one = writable(one, torch_dtype_for(meta, one.dtype))
             sample[name] = one
         if self.transform is not None:
             sample = self.transform(sample)

@@ -249,6 +249,8 @@ def unpack(item: Any, returns: ArenaReturns | None = None) -> Iterator[Any]:
     def resolve(value: Any) -> Any:
         if isinstance(value, tuple) and len(value) == 4 and value[0] == _SLOT:
             return arenas[value[1]][value[2] : value[3]]
+        if isinstance(value, list) and value and isinstance(value[0], (list, tuple)):
+            return [resolve(v) for v in value]  # a batch of polygon samples: a list of slots per sample
         return value
 
     for batch in item["batches"]:

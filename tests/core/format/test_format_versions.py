@@ -80,3 +80,15 @@ def test_garbage_metadata_is_a_clear_error() -> None:
     ds.storage.set("hub.json", b"{not json")
     with pytest.raises(CorruptDatasetError, match="not valid JSON"):
         hub.load(ds.path, read_only=True)
+
+
+def test_a_required_feature_this_reader_does_not_know_is_refused() -> None:
+    ds = _dataset()
+    node = json.loads(ds.storage.get("hub.json"))["heads"]["main"]
+    key = f"versions/{node}/meta.json"
+    assert "requires" not in json.loads(ds.storage.get(key))  # nothing beyond 1.2's features
+    _rewrite_json(ds, key, requires=["ragged_polygons"])
+    assert hub.load(ds.path, read_only=True).x.numpy().tolist() == list(range(10))
+    _rewrite_json(ds, key, requires=["ragged_polygons", "tensors_from_the_future"])
+    with pytest.raises(FormatVersionError, match=r"tensors_from_the_future.*pip install -U hub-core"):
+        hub.load(ds.path, read_only=True)

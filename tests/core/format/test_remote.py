@@ -61,3 +61,23 @@ def test_update_pop_and_delete(remote: tuple[str, Any]) -> None:
     assert ds.v[-1].numpy().tolist() == [599]
     hub.delete(url, creds=creds)
     assert not hub.exists(url, creds=creds)
+
+
+def test_ragged_polygons_and_region_reads(remote: tuple[str, Any]) -> None:
+    url, creds = remote
+    ds = hub.empty(url, creds=creds)
+    ds.create_tensor("polygons", htype="polygon")
+    ds.create_tensor("big", dtype="uint16")
+    rng = np.random.default_rng(3)
+    polygons = [[rng.uniform(0, 9, (n, 2)).astype(np.float32) for n in counts] for counts in ([3, 8], [], [5])]
+    big = rng.integers(0, 60000, (2, 300, 200, 3), dtype=np.uint16)  # 720 KB in one chunk, past the header probe
+    with ds:
+        ds.polygons.extend(polygons)
+        ds.big.extend([*big, big[0]])
+    ds = hub.load(url, creds=creds, read_only=True)
+    for got, expected in zip(ds.polygons.numpy(aslist=True), polygons, strict=True):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
+    np.testing.assert_array_equal(ds.big[1, 250:260, ::-9, 2].numpy(), big[1, 250:260, ::-9, 2])
+    np.testing.assert_array_equal(ds.big[1, ::60].numpy(), big[1, ::60])

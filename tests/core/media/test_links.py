@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import pickle
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -37,28 +33,6 @@ def pictures(tmp_path: Path) -> list[Path]:
         Image.fromarray(_image(i, 20 + i, 30)).save(path)
         paths.append(path)
     return paths
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A directory served over HTTP on 127.0.0.1 by a server this test starts, and its base URL."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def test_local_links_read_the_files_on_access(pictures: list[Path], tmp_path: Path) -> None:

@@ -130,3 +130,32 @@ def _increment(root: str, times: int) -> None:
             if store.compare_and_swap("counter", str(int(data) + 1).encode(), token):
                 break
     os._exit(0)
+
+
+def test_values_written_in_the_background_are_in_place_after_any_later_call(tmp_path: Path) -> None:
+    import threading
+
+    store = LocalStorage(tmp_path / "root")
+    fresh = LocalStorage(tmp_path / "root")  # another object: sees only what is published on disk
+    errors: list[BaseException] = []
+
+    def writer(t: int) -> None:
+        try:
+            for i in range(20):
+                key = f"chunks/{t}/{i}"
+                store.set_parts(key, [b"head", bytes([t, i]) * 50_000])
+                store.flush()  # each thread's own writes are published when its flush returns
+                assert fresh.get(key) == b"head" + bytes([t, i]) * 50_000
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    store.set_parts("last", [b"x" * 1000])
+    store.set("meta", b"points at last")  # a later write publishes after the background one
+    assert fresh.get("last") == b"x" * 1000
+    assert not any(p.name.startswith(".hub") for p in (tmp_path / "root" / "chunks").rglob("*"))

@@ -38,6 +38,22 @@ def test_appends_on_both_sides_survive() -> None:
     assert ds.merge("alt") is None  # nothing new
 
 
+@pytest.mark.parametrize("dtype", [None, "int32"])
+def test_appends_to_a_tensor_empty_at_the_ancestor(dtype: str | None) -> None:
+    ds = hub.empty(f"mem://{uuid.uuid4().hex}")
+    ds.create_tensor("x", dtype=dtype)
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.commit("empty tensors")
+    ds.checkout("alt", create=True)
+    ds.x.extend(np.arange(6, dtype=np.int32).reshape(2, 3))
+    ds.images.append(np.full((4, 5, 3), 9, dtype=np.uint8))
+    ds.commit("alt adds")
+    ds.checkout("main")
+    ds.merge("alt")
+    assert _values(ds.x) == [[0, 1, 2], [3, 4, 5]] and ds.x.dtype == np.int32
+    assert ds.images[0].numpy().shape == (4, 5, 3) and int(ds.images[0].numpy().max()) == 9
+
+
 def test_updates_and_pops_from_target_apply() -> None:
     ds = _base()
     ds.checkout("alt", create=True)

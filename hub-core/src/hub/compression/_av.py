@@ -2,7 +2,7 @@
 
 Video decodes to ``(frames, height, width, 3)`` uint8 RGB; a range of frames is decoded by seeking to the keyframe
 before it, never from the start. Audio decodes to ``(samples, channels)`` float32 in [-1, 1]; a range of samples is
-decoded from a seek near its start where the format seeks exactly (wav, flac). PyAV is the optional ``av`` extra,
+decoded from a seek a preroll before its start (PCM wav is sliced, not decoded). PyAV is the optional ``av`` extra,
 imported on first use.
 """
 
@@ -35,6 +35,7 @@ __all__ = [
     "AacCodec",
     "OggCodec",
     "DecodedFrames",
+    "DecodedSamples",
 ]
 
 _UINT8 = np.dtype(np.uint8)
@@ -58,6 +59,13 @@ class DecodedFrames(NamedTuple):
 
     frames: np.ndarray[Any, Any]
     timestamps: np.ndarray[Any, Any]
+    decoded: int
+
+
+class DecodedSamples(NamedTuple):
+    """Audio samples ``(samples, channels)`` and how many frames the decoder produced to get them."""
+
+    samples: np.ndarray[Any, Any]
     decoded: int
 
 
@@ -279,6 +287,27 @@ def _seek(container: Any, stream: Any, pts: int) -> bool:
     return True
 
 
+def _trim(first: Any, frames: Iterator[Any], position: int, start: int, stop: int, decoded: int) -> DecodedSamples:
+    """Samples ``[start, stop)`` from decoded audio frames, ``first`` (at sample ``position``) then ``frames``."""
+    pieces: list[np.ndarray[Any, Any]] = []
+    channels = len(first.layout.channels)
+    frame: Any = first
+    while True:
+        chunk = AudioCodec._samples(frame)
+        lo, hi = max(start - position, 0), min(stop - position, len(chunk))
+        if hi > lo:
+            pieces.append(chunk[lo:hi])
+        position += len(chunk)
+        if position >= stop:
+            break
+        frame = next(frames, None)
+        if frame is None:
+            break
+        decoded += 1
+    samples = np.ascontiguousarray(np.concatenate(pieces)) if pieces else np.zeros((0, channels), _FLOAT32)
+    return DecodedSamples(samples, decoded)
+
+
 def _positions(item: Any, count: int) -> list[int]:
     """The indices ``item`` (an int, slice or list) picks out of ``count``, as numpy would."""
     if isinstance(item, (int, np.integer)):
@@ -303,7 +332,7 @@ class AudioCodec(MediaCodec):
     """
 
     kind: ClassVar[Kind] = "audio"
-    #: Whether FFmpeg seeks this format to the exact sample (uncompressed or sample-indexed formats).
+    #: Whether FFmpeg decodes this format the same from any seek point (no preroll needed: lossless formats).
     exact_seek: ClassVar[bool] = False
 
     def __init__(self, sample_rate: int = 44100, encoder: str | None = None) -> None:
@@ -377,35 +406,63 @@ class AudioCodec(MediaCodec):
         return out
 
     def decode_samples(self, data: BytesLike, start: int, stop: int) -> np.ndarray[Any, Any]:
-        """Samples ``[start, stop)``: from a seek near ``start`` where the format seeks exactly, else from the
-        beginning; either way decoding stops once ``stop`` is reached."""
+        """Samples ``[start, stop)``, decoded from a seek a little before ``start``; see :meth:`decode_range`."""
+        return self.decode_range(data, start, stop).samples
+
+    def decode_range(self, data: BytesLike, start: int, stop: int) -> DecodedSamples:
+        """Samples ``[start, stop)`` (indices into what :meth:`decode` gives), and how many frames were decoded.
+
+        Seeks to :meth:`preroll` samples before ``start`` (lossy decoders need that many to settle), decodes until
+        ``stop`` and trims exactly; decodes from the beginning when the file can't seek there.
+        """
+        stop = max(start, stop)
         with self.open(data) as container:
             stream = self._stream(container)
-            channels = stream.codec_context.channels
-            rate = stream.codec_context.sample_rate
-            base = stream.time_base
-            seek = self.exact_seek and start > 0 and bool(base)
-            if seek and not _seek(container, stream, int(Fraction(start, rate) / base)):
-                return self.decode(data)[start:stop]
-            pieces: list[np.ndarray[Any, Any]] = []
-            position = None if seek else 0  # index of the next decoded sample
-            for frame in container.decode(stream):
-                if position is None:
-                    if frame.pts is None or round(frame.pts * base * rate) > start:
-                        break  # no usable position after the seek: decode everything below instead
-                    position = round(frame.pts * base * rate)
-                chunk = self._samples(frame)
-                lo, hi = max(start - position, 0), min(stop - position, len(chunk))
-                if hi > lo:
-                    pieces.append(chunk[lo:hi])
-                position += len(chunk)
-                if position >= stop:
-                    break
-        if position is None:
-            return self.decode(data)[start:stop]
-        if not pieces:
-            return np.zeros((0, channels), _FLOAT32)
-        return np.ascontiguousarray(np.concatenate(pieces))
+            rate, base = stream.codec_context.sample_rate, stream.time_base
+            frames = container.decode(stream)
+            first = next(frames, None)
+            if first is None:
+                return DecodedSamples(np.zeros((0, stream.codec_context.channels), _FLOAT32), 0)
+            decoded = 1
+            if first.pts is not None and base and rate:
+                # The first frame's time is sample 0 (decoders may trim priming samples, so it needn't be 0).
+                origin = round(first.pts * base * rate)
+                preroll = self.preroll(rate)
+                back, moved = preroll, False
+                while start - back > first.samples and back <= 4 * preroll + rate:
+                    # Demuxers of compressed formats land near the time asked for, not on it: seek again from
+                    # further back if the landing leaves too little before ``start`` to settle.
+                    # A failed seek may have moved the demuxer too (FLAC's near the end of a file does).
+                    moved = True
+                    if _seek(container, stream, int(Fraction(origin + start - back, rate) / base)):
+                        frames = container.decode(stream)
+                        landed = next(frames, None)
+                        if landed is None or landed.pts is None:
+                            break
+                        decoded += 1
+                        position = round(landed.pts * base * rate) - origin
+                        if 0 <= position <= start - preroll:
+                            return _trim(landed, frames, position, start, stop, decoded)
+                    back = 2 * back + first.samples
+                if moved:
+                    from_start = self._from_start(data, start, stop)
+                    return DecodedSamples(from_start.samples, decoded + from_start.decoded)
+            return _trim(first, frames, 0, start, stop, decoded)
+
+    def _from_start(self, data: BytesLike, start: int, stop: int) -> DecodedSamples:
+        """Samples ``[start, stop)`` decoded from the beginning."""
+        with self.open(data) as container:
+            stream = self._stream(container)
+            frames = container.decode(stream)
+            first = next(frames, None)
+            if first is None:
+                return DecodedSamples(np.zeros((0, stream.codec_context.channels), _FLOAT32), 0)
+            return _trim(first, frames, 0, start, stop, 1)
+
+    def preroll(self, rate: int) -> int:
+        """Samples to decode before the first wanted one after a seek, for the decoder's output to settle."""
+        # MP3's bit reservoir and MDCT overlap span a few frames; AAC needs less.
+        return 0 if self.exact_seek else max(4096, rate // 10)
 
     def decode_subscript(
         self,
@@ -416,13 +473,20 @@ class AudioCodec(MediaCodec):
         dtype: npt.DTypeLike | None = None,
     ) -> np.ndarray[Any, Any]:
         first = subscript[0] if subscript else slice(None)
-        if not isinstance(first, slice) or first == slice(None) or first.step not in (None, 1):
+        ranged = isinstance(first, slice) and first != slice(None) and (first.step or 1) > 0
+        if not ranged and not isinstance(first, (int, np.integer)):
             return super().decode_subscript(data, subscript, shape=shape, dtype=dtype)
         count = shape[0] if shape is not None else self.read_header(data).shape[0]
-        start, stop, _ = first.indices(count)
-        out = self.decode_samples(data, start, max(start, stop))
-        every_sample = (slice(None), *subscript[1:])
-        return np.ascontiguousarray(out[every_sample])
+        if isinstance(first, slice):
+            start, stop, step = first.indices(count)
+            out = self.decode_samples(data, start, stop)[::step]
+            every_sample = (slice(None), *subscript[1:])
+            return np.ascontiguousarray(out[every_sample])
+        i = int(first)
+        if not -count <= i < count:
+            raise DatasetIndexError(f"Sample {i} is out of range for audio of {count} samples.")
+        one = self.decode_samples(data, i % count, i % count + 1)
+        return np.ascontiguousarray(one[0][subscript[1:]])
 
     def sample_info(self, data: BytesLike) -> dict[str, Any]:
         with self.open(data, "read the header of") as container:
@@ -482,6 +546,66 @@ class WavCodec(AudioCodec):
     exact_seek = True
     lossy = False
 
+    def decode_range(self, data: BytesLike, start: int, stop: int) -> DecodedSamples:
+        """PCM samples are sliced out of the file's data chunk without decoding; other WAV codecs go to FFmpeg."""
+        pcm = _wav_pcm(data)
+        if pcm is None:
+            return super().decode_range(data, start, stop)
+        view, dtype, width, channels = pcm
+        count = len(view) // (width * channels)
+        start, stop = min(start, count), min(max(start, stop), count)
+        raw = view[width * channels * start : width * channels * stop]
+        if width == dtype.itemsize:
+            values: np.ndarray[Any, Any] = np.frombuffer(raw, dtype).reshape(-1, channels)
+        else:  # 24-bit: FFmpeg widens each sample to int32 (value << 8), which is what scaling by 2**31 expects
+            wide = np.zeros((len(raw) // width, dtype.itemsize), np.uint8)
+            wide[:, dtype.itemsize - width :] = np.frombuffer(raw, np.uint8).reshape(-1, width)
+            values = wide.view(dtype).reshape(-1, channels)
+        values = values.astype(values.dtype.newbyteorder("="))
+        if values.dtype in _INT_SCALE:
+            values = values / _INT_SCALE[values.dtype]
+        elif values.dtype == _UINT8:
+            values = (values.astype(np.float32) - 128) / 128
+        return DecodedSamples(np.ascontiguousarray(values, dtype=np.float32), 0)
+
+
+#: WAV (format tag, bits per sample) read without FFmpeg: the numpy dtype of a sample as FFmpeg hands it out.
+_WAV_PCM: dict[tuple[int, int], np.dtype[Any]] = {
+    (1, 8): np.dtype(np.uint8),
+    (1, 16): np.dtype("<i2"),
+    (1, 24): np.dtype("<i4"),
+    (1, 32): np.dtype("<i4"),
+    (3, 32): np.dtype("<f4"),
+    (3, 64): np.dtype("<f8"),
+}
+_WAV_EXTENSIBLE = 0xFFFE
+
+
+def _wav_pcm(data: BytesLike) -> tuple[memoryview, np.dtype[Any], int, int] | None:
+    """The data chunk of a PCM WAV file, its samples' dtype, bytes per sample and channel count; None otherwise."""
+    view = memoryview(data).cast("B")
+    if len(view) < 12 or bytes(view[:4]) != b"RIFF" or bytes(view[8:12]) != b"WAVE":
+        return None
+    fmt: tuple[int, int, int] | None = None
+    offset = 12
+    while offset + 8 <= len(view):
+        kind, size = bytes(view[offset : offset + 4]), int.from_bytes(view[offset + 4 : offset + 8], "little")
+        body = view[offset + 8 : offset + 8 + size]
+        if kind == b"fmt " and len(body) >= 16:
+            tag = int.from_bytes(body[0:2], "little")
+            channels, bits = int.from_bytes(body[2:4], "little"), int.from_bytes(body[14:16], "little")
+            if tag == _WAV_EXTENSIBLE and len(body) >= 26:
+                tag = int.from_bytes(body[24:26], "little")  # the first two bytes of the sub-format GUID
+            fmt = (tag, bits, channels)
+        elif kind == b"data":
+            if fmt is None or (fmt[0], fmt[1]) not in _WAV_PCM or fmt[2] == 0:
+                return None
+            # A data size of 0 or 0xFFFFFFFF marks a file written as a stream: the samples run to its end.
+            end = len(view) if size in (0, 0xFFFFFFFF) else offset + 8 + size
+            return view[offset + 8 : end], _WAV_PCM[(fmt[0], fmt[1])], fmt[1] // 8, fmt[2]
+        offset += 8 + size + (size & 1)
+    return None
+
 
 class FlacCodec(AudioCodec):
     """FLAC: lossless at 16 bits when encoding arrays."""
@@ -519,3 +643,7 @@ class OggCodec(AudioCodec):
     aliases = ("oga", "opus")
     container = "ogg"
     default_encoder = "libopus"
+
+    def preroll(self, rate: int) -> int:
+        # Opus's energy prediction and pitch pre-filter take about 0.3 s to match a decode from the start.
+        return max(4096, rate // 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -12,19 +13,22 @@ from hub.core import changes, versioning
 from hub.core.engine import TensorEngine
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
-from hub.core.links import LinkResolver
+from hub.core.links import ENV, LinkResolver
 from hub.core.lock import Lease, acquire, release_on_collect
 from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
+from hub.core.polygons import RAGGED, is_ragged_polygon
 from hub.core.samples import SampleEncoder, codec_for
 from hub.core.selection import Selection
 from hub.core.tensor import Tensor
 from hub.errors import (
+    CredsKeyExistsError,
     DatasetIndexError,
     LengthMismatchError,
     ReadOnlyError,
     TensorExistsError,
     TensorMetaError,
     TensorNotFoundError,
+    UnknownCredsKeyError,
     VersionControlError,
 )
 from hub.storage import Storage, Token
@@ -57,7 +61,7 @@ class _State:
         self.engines: dict[str, TensorEngine] = {}
         self.batch_depth = 0
         self.meta_dirty = False
-        self.links = LinkResolver(meta.creds_keys)
+        self.links = LinkResolver(meta.creds_keys, ids=meta.creds_key_ids)
         #: For a branch checked out without its lock (see :meth:`let_go`): the version token of its working
         #: node's metadata as read, to tell at the first write whether another writer changed it meanwhile.
         self.unlocked_token: Token | None = None
@@ -120,6 +124,7 @@ class _State:
         self.engines = {}
         self.meta_dirty = False
         self.links.keys = meta.creds_keys
+        self.links.ids = meta.creds_key_ids
 
     @property
     def commit_id(self) -> str | None:
@@ -219,7 +224,12 @@ class _State:
         meta = self.meta.tensors[key]
         engine = self.engine(key)
         encoder = SampleEncoder(key, meta, self.links)
-        raw = meta.sample_compression is None and meta.htype not in OBJECT_HTYPES and not get_htype(meta.htype).wrapper
+        raw = (
+            meta.sample_compression is None
+            and meta.htype not in OBJECT_HTYPES
+            and not get_htype(meta.htype).wrapper
+            and not is_ragged_polygon(meta.htype, meta.layout)
+        )
         small = isinstance(samples, np.ndarray) and samples[:1].nbytes <= meta.max_chunk_size
         start = meta.length
         if raw and small and isinstance(samples, np.ndarray) and samples.dtype != object and samples.ndim >= 1:
@@ -572,6 +582,7 @@ class Dataset:
             max_chunk_size=max_chunk_size or TensorMeta.max_chunk_size,
             info=info,
             hidden=hidden,
+            layout=RAGGED if htype == "polygon" else None,
         )
         codec_for(meta)  # refuses codec options (a video's fps, an audio's sample_rate) that can't work, now
         changes.record_created(meta)
@@ -760,29 +771,72 @@ class Dataset:
     def add_creds_key(self, creds_key: str, managed: bool = False) -> None:
         """Name credentials that links may use (``hub.link(url, creds_key=...)``); only the name is stored."""
         self._state.check_writable()
-        if managed:
-            raise TensorMetaError("Managed credentials need a hosted service; give them with ds.populate_creds().")
-        if not isinstance(creds_key, str) or not creds_key:
-            raise TensorMetaError(f"A creds key is a non-empty string, got {creds_key!r}.")
-        if creds_key not in self._state.meta.creds_keys:
-            self._state.meta.creds_keys.append(creds_key)
-            self._state.meta_dirty = True
-            self._state.autoflush()
+        _check_unmanaged(managed)
+        _check_key_name(creds_key)
+        meta = self._state.meta
+        if creds_key in meta.creds_keys:
+            return
+        if creds_key in self._stored_key_ids():
+            # A renamed key's records still store this name: the new key's records get an id of their own.
+            meta.creds_key_ids[creds_key] = f"{creds_key}~{secrets.token_hex(4)}"
+        meta.creds_keys.append(creds_key)
+        self._state.meta_dirty = True
+        self._state.autoflush()
+
+    def update_creds_key(self, old_creds_key: str, new_creds_key: str) -> None:
+        """Rename a creds key everywhere links name it (Hub 2.x API); no linked sample is rewritten.
+
+        Credentials populated for the old name in this process move to the new one.
+        """
+        self._state.check_writable()
+        self._check_known_key(old_creds_key)
+        _check_key_name(new_creds_key)
+        meta = self._state.meta
+        if new_creds_key == ENV:
+            raise TensorMetaError(f"{ENV!r} means the environment's credentials; rename the key to another name.")
+        if new_creds_key in meta.creds_keys:
+            raise CredsKeyExistsError(
+                f"Can't rename creds key {old_creds_key!r} to {new_creds_key!r}: the dataset already has a creds key "
+                f"named {new_creds_key!r}. Choose another name (ds.get_creds_keys() lists the names in use)."
+            )
+        stored = meta.creds_key_ids.pop(old_creds_key, old_creds_key)
+        meta.creds_keys[meta.creds_keys.index(old_creds_key)] = new_creds_key
+        if stored != new_creds_key:
+            meta.creds_key_ids[new_creds_key] = stored
+        creds = self._state.links.creds
+        if old_creds_key in creds:
+            creds[new_creds_key] = creds.pop(old_creds_key)
+        self._state.meta_dirty = True
+        self._state.autoflush()
+
+    def change_creds_management(self, creds_key: str, managed: bool) -> None:
+        """Hub 2.x API: whether a hosted service manages ``creds_key``'s credentials; here they are never managed."""
+        self._check_known_key(creds_key)
+        _check_unmanaged(managed)
 
     def populate_creds(self, creds_key: str, creds: Any) -> None:
         """Give this process the credentials of ``creds_key`` (e.g. ``{"aws_access_key_id": ..., ...}``).
 
         They stay in memory (and travel to loader workers with the pickled dataset); they are never written.
         """
-        if creds_key not in self._state.meta.creds_keys:
-            raise TensorMetaError(
-                f"Unknown creds key {creds_key!r}; add it first with ds.add_creds_key({creds_key!r})."
-            )
+        self._check_known_key(creds_key)
         self._state.links.creds[creds_key] = creds
 
     def get_creds_keys(self) -> list[str]:
         """The creds keys links of this dataset may name."""
         return list(self._state.meta.creds_keys)
+
+    def _check_known_key(self, creds_key: str) -> None:
+        if creds_key not in self._state.meta.creds_keys:
+            raise UnknownCredsKeyError(
+                f"Unknown creds key {creds_key!r}; the dataset's are {self._state.meta.creds_keys}. Add it first "
+                f"with ds.add_creds_key({creds_key!r})."
+            )
+
+    def _stored_key_ids(self) -> set[str]:
+        """The ids link records store for the dataset's creds keys."""
+        meta = self._state.meta
+        return {meta.creds_key_ids.get(k, k) for k in meta.creds_keys}
 
     # ------------------------------------------------------------ integration
     def pytorch(self, *args: Any, **kwargs: Any) -> Any:
@@ -868,3 +922,13 @@ class Dataset:
         object.__setattr__(self, "_state", opened._state)
         object.__setattr__(self, "_selection", d["selection"])
         object.__setattr__(self, "_group", d["group"])
+
+
+def _check_key_name(creds_key: Any) -> None:
+    if not isinstance(creds_key, str) or not creds_key:
+        raise TensorMetaError(f"A creds key is a non-empty string, got {creds_key!r}.")
+
+
+def _check_unmanaged(managed: bool) -> None:
+    if managed:
+        raise TensorMetaError("Managed credentials need a hosted service; give them with ds.populate_creds().")

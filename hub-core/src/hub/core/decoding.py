@@ -1,8 +1,9 @@
 """Stored samples back to values: one decoder per htype family, found through a registry.
 
 ``decoder_for(meta, links)`` is the one decode path every reader uses (tensor views, loaders): it picks the decoder
-of the tensor's htype family (``text``, ``json``/``list``, ``link``, ``sequence``, or arrays), and array decoding
-goes through the compression's codec, which may decode only part of a sample (the frames a subscript picks).
+of the tensor's htype family (``text``, ``json``/``list``, ``link``, ``sequence``, ``polygon``, or arrays), and
+array decoding goes through the compression's codec, which may decode only part of a sample (the frames a
+subscript picks).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import numpy as np
 from hub.core.htypes import get_htype
 from hub.core.links import LinkResolver, parse_link_record
 from hub.core.meta import TensorMeta
+from hub.core.polygons import pick_polygons
 from hub.core.sequences import unpack_sequence
 from hub.errors import DatasetIndexError, LinkedSampleError, TensorMetaError
 
-__all__ = ["SampleDecoder", "ArrayDecoder", "decoder_for", "register_decoder", "htype_family"]
+__all__ = ["SampleDecoder", "ArrayDecoder", "PolygonDecoder", "decoder_for", "register_decoder", "htype_family"]
 
 Data = bytes | memoryview
 
@@ -109,8 +111,8 @@ class LinkDecoder(ArrayDecoder):
     def payload(self, data: Data) -> tuple[Data, Any]:
         from hub.compression import get_codec, sniff_compression
 
-        url, creds_key = parse_link_record(data)
-        payload = self.links.fetch(url, creds_key)
+        url, stored_key = parse_link_record(data)
+        payload = self.links.fetch(url, self.links.name_of(stored_key))
         name = self.meta.sample_compression or sniff_compression(payload)
         if name is None:
             raise LinkedSampleError(
@@ -120,8 +122,8 @@ class LinkDecoder(ArrayDecoder):
         return payload, get_codec(name)
 
     def sample_info(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
-        url, creds_key = parse_link_record(data)
-        return {**super().sample_info(data, shape), "url": url, "creds_key": creds_key}
+        url, stored_key = parse_link_record(data)
+        return {**super().sample_info(data, shape), "url": url, "creds_key": self.links.name_of(stored_key)}
 
     def decode(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
         payload, codec = self.payload(data)
@@ -145,25 +147,28 @@ class SequenceDecoder(SampleDecoder):
         )
         self.item = decoder_for(item_meta, self.links)
 
-    def _pick(self, data: Data, subscript: tuple[Any, ...]) -> tuple[list[Any], bool, tuple[Any, ...]]:
-        """The items ``subscript[0]`` selects, whether it selected one item, and the rest of the subscript."""
+    def _pick(self, data: Data, subscript: tuple[Any, ...]) -> tuple[list[tuple[int, Any]], bool, tuple[Any, ...]]:
+        """The items ``subscript[0]`` selects (with their positions), whether it selected one item, and the rest of
+        the subscript."""
         items = unpack_sequence(data)
+        n = len(items)
         first = subscript[0] if subscript else slice(None)
         if isinstance(first, (int, np.integer)):
-            n = len(items)
             if not -n <= int(first) < n:
                 raise DatasetIndexError(f"Item {int(first)} is out of range for a sequence of {n} items.")
-            return [items[int(first)]], True, subscript[1:]
+            j = int(first) % n
+            return [(j, items[j])], True, subscript[1:]
         if isinstance(first, slice):
-            return items[first], False, subscript[1:]
+            return [(j, items[j]) for j in range(n)[first]], False, subscript[1:]
         try:
-            return [items[int(i)] for i in np.asarray(first).reshape(-1)], False, subscript[1:]
+            picks = [int(i) for i in np.arange(n)[np.asarray(first).reshape(-1)]]
         except (IndexError, ValueError, TypeError) as e:
             raise DatasetIndexError(f"Can't pick sequence items with {first!r}: {e}") from None
+        return [(j, items[j]) for j in picks], False, subscript[1:]
 
     def decode(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
         items, one, rest = self._pick(data, subscript)
-        values = [self.item.decode(d, s, rest) for d, s in items]
+        values = [_item(j, self.item.decode, d, s, rest) for j, (d, s) in items]
         if one:
             return values[0]
         if values and all(isinstance(v, np.ndarray) and v.shape == values[0].shape for v in values):
@@ -172,22 +177,38 @@ class SequenceDecoder(SampleDecoder):
             return np.zeros((0, *shape[1:]), dtype=self.meta.dtype or "uint8")
         return values
 
-    def _each(self, data: Data, subscript: tuple[Any, ...], what: Callable[[Data, tuple[int, ...]], Any]) -> Any:
+    def _each(self, data: Data, subscript: tuple[Any, ...], what: Callable[..., Any]) -> Any:
         items, one, _ = self._pick(data, subscript)
-        values = [what(d, s) for d, s in items]
+        values = [_item(j, what, d, s) for j, (d, s) in items]
         return values[0] if one else values
 
     def file_bytes(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> bytes:
         items, one, _ = self._pick(data, subscript)
         if not one:
             raise DatasetIndexError("tobytes() of a sequence reads one item: ds.seq[i][j].tobytes().")
-        return self.item.file_bytes(*items[0])
+        j, (item, item_shape) = items[0]
+        return bytes(_item(j, self.item.file_bytes, item, item_shape))
 
     def sample_info(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
         return self._each(data, subscript, self.item.sample_info)
 
     def timestamps(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
         return self._each(data, subscript, self.item.timestamps)
+
+
+def _item(j: int, what: Callable[..., Any], *args: Any) -> Any:
+    """``what(*args)`` for item ``j`` of a sequence; a failing link's error names the item."""
+    try:
+        return what(*args)
+    except LinkedSampleError as e:
+        raise LinkedSampleError(f"item {j}: {e}") from e
+
+
+class PolygonDecoder(SampleDecoder):
+    """``polygon`` (ragged records, format 1.3): a list of (points, dims) arrays; ``[j]`` picks polygons."""
+
+    def decode(self, data: Data, shape: tuple[int, ...], subscript: tuple[Any, ...] = ()) -> Any:
+        return pick_polygons(data, np.dtype(self.meta.dtype or "float32"), subscript)
 
 
 _DECODERS: dict[str, type[SampleDecoder]] = {
@@ -197,6 +218,7 @@ _DECODERS: dict[str, type[SampleDecoder]] = {
     "list": JsonDecoder,
     "link": LinkDecoder,
     "sequence": SequenceDecoder,
+    "polygon": PolygonDecoder,
 }
 
 
@@ -215,4 +237,7 @@ def register_decoder(family: str, cls: type[SampleDecoder]) -> None:
 
 def decoder_for(meta: TensorMeta, links: LinkResolver | None = None) -> SampleDecoder:
     """The decoder of a tensor's samples; ``links`` fetches linked files with the dataset's populated credentials."""
-    return _DECODERS[htype_family(meta.htype)](meta, links)
+    family = htype_family(meta.htype)
+    if family == "polygon" and meta.layout is None:
+        family = "array"  # a polygon tensor of format 1.2: (polygons, points, dims) arrays
+    return _DECODERS[family](meta, links)

@@ -18,6 +18,7 @@ import numpy as np
 from hub.core.chunk import HEADER_PROBE, ChunkBuilder, ChunkHeader, header_size, parse_header, read_chunk
 from hub.core.chunk_index import ChunkIndex, chunk_key
 from hub.core.meta import TensorMeta, index_key, new_id
+from hub.core.regions import Region, plan_region
 from hub.core.tiles import TILED, TiledSample, TileManifest, assemble
 from hub.errors import CorruptChunkError, KeyNotFoundError, SampleShapeError
 from hub.storage import Storage
@@ -610,6 +611,55 @@ class TensorEngine:
             return probe_body[s:e], header.shape(local)
         data = self.storage.get_range(self._key(cid), header.header_nbytes + s, header.header_nbytes + e)
         return data, header.shape(local)
+
+    def read_regions(
+        self, positions: Sequence[int] | np.ndarray, subscript: tuple[object, ...]
+    ) -> list[np.ndarray | None]:
+        """``sample[subscript]`` of raw samples at global indices ``positions``, each read from only the byte ranges
+        it covers (:mod:`hub.core.regions`), all requests at once.
+
+        None for a sample read better otherwise: tiled (tiles have their own region reads), compressed, in a chunk
+        held in memory or memory-mapped, wanted with other samples of its chunk (the chunk is then read whole), or
+        within the bytes that came with its chunk's header.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        out: list[np.ndarray | None] = [None] * len(positions)
+        if self.meta.sample_compression is not None or self.meta.chunk_compression is not None or not len(positions):
+            return out
+        if self._mapping:  # a mapped chunk is sliced in memory: only the pages the part touches are read
+            return out
+        dtype = np.dtype(self.meta.dtype or "uint8")
+        index = self.index
+        entry = index.locate(positions)
+        unique, first, counts = np.unique(entry, return_index=True, return_counts=True)
+        plans: list[tuple[int, Region, np.ndarray]] = []
+        reads: list[tuple[str, int, memoryview]] = []
+        for pos, i in zip(unique[counts == 1].tolist(), first[counts == 1].tolist(), strict=True):
+            cid = index.chunk_id(pos)
+            if self._is_tiled(pos) or cid == self._tail_id or cid in self._chunks:
+                continue
+            header, probe = self._header(cid)
+            local = int(positions[i]) - index.start_of(pos)
+            start, end = header.byte_span(local)
+            region = plan_region(header.shape(local), subscript, dtype.itemsize)
+            if header.lz4 or end <= len(probe) or region is None:
+                continue
+            if not region.ranges:
+                out[i] = region.assemble(np.empty(0, np.uint8), dtype)
+                continue
+            first_byte = region.ranges[0][0]
+            buffer = np.empty(region.ranges[-1][1] - first_byte, dtype=np.uint8)
+            key, base = self._key(cid), header.header_nbytes + start
+            for s, e in region.ranges:
+                reads.append((key, base + s, buffer[s - first_byte : e - first_byte].data))
+            plans.append((i, region, buffer))
+        got = self.storage.get_ranges_into(reads)
+        for (key, _, view), n in zip(reads, got, strict=True):
+            if n != len(view):
+                raise CorruptChunkError(f"Chunk {key!r} is truncated: it ends {len(view) - n} bytes early.")
+        for i, region, buffer in plans:
+            out[i] = region.assemble(buffer, dtype)
+        return out
 
     def _prefetch(self, cids: list[int]) -> None:
         missing = [c for c in dict.fromkeys(cids) if c != self._tail_id and self._chunks.get(c) is None]

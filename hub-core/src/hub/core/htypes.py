@@ -56,7 +56,9 @@ HTYPES: dict[str, HtypeSpec] = {
             kwargs=("keypoints", "connections"),
         ),
         HtypeSpec("point", "int32", (2,)),
-        HtypeSpec("polygon", "float32", (3,)),
+        # A list of polygons of (points, dims) each, stored as one ragged record (see hub.core.polygons): no codec
+        # applies to it (chunk_compression="lz4" does).
+        HtypeSpec("polygon", "float32", (3,), kinds=()),
         # Codec options for arrays appended to media tensors (files from hub.read are stored as they are).
         HtypeSpec(
             "video",
@@ -82,10 +84,12 @@ WRAPPERS = ("link", "sequence")
 
 
 def _wrapped(wrapper: str, inner: HtypeSpec, name: str) -> HtypeSpec:
-    if inner.wrapper is not None or inner.name in OBJECT_HTYPES:
+    # The one nesting allowed: a sequence of links (``sequence[link[image]]``), each item a reference to a file.
+    nested_ok = wrapper == "sequence" and inner.wrapper == "link"
+    if (inner.wrapper is not None and not nested_ok) or inner.name in OBJECT_HTYPES:
         raise TensorMetaError(
-            f"htype {name!r}: {wrapper}[...] holds an array htype such as image, video, audio or generic, "
-            f"not {inner.name!r}."
+            f"htype {name!r}: {wrapper}[...] holds an array htype such as image, video, audio or generic "
+            f"(a sequence may also hold links: sequence[link[image]]), not {inner.name!r}."
         )
     if wrapper == "link":
         # A link needs no compression of its own: the linked file's format is read from its header. verify=False

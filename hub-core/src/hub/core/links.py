@@ -3,7 +3,8 @@
 A link tensor stores a small JSON record per sample instead of the file; the file is read on access through the
 storage provider of its URL (local path, ``s3://``, ``gcs://``/``gcp://``, ``http(s)://``). Credentials are named by
 a *creds key*: the dataset stores the key's name, the credentials themselves are given to each process with
-``ds.populate_creds(key, creds)`` and never written.
+``ds.populate_creds(key, creds)`` and never written. A record names its key by the key's *stored id*: the name it was
+added under, unless it has been renamed since (``ds.update_creds_key``), so that renaming rewrites no record.
 """
 
 from __future__ import annotations
@@ -46,13 +47,13 @@ def link(path: str | os.PathLike[str], creds_key: str | None = None) -> LinkedSa
     return LinkedSample(path, creds_key)
 
 
-def link_record(sample: LinkedSample) -> bytes:
-    """The stored bytes of a link: compact UTF-8 JSON ``{"url": ..., "creds_key": ...}``."""
-    return json.dumps({"url": sample.path, "creds_key": sample.creds_key}, separators=(",", ":")).encode()
+def link_record(url: str, stored_key: str | None) -> bytes:
+    """The stored bytes of a link: compact UTF-8 JSON ``{"url": ..., "creds_key": ...}`` (the key's stored id)."""
+    return json.dumps({"url": url, "creds_key": stored_key}, separators=(",", ":")).encode()
 
 
 def parse_link_record(data: bytes | memoryview) -> tuple[str, str | None]:
-    """``(url, creds_key)`` of a stored link record."""
+    """``(url, stored id of the creds key)`` of a stored link record."""
     return _parse(bytes(data))
 
 
@@ -73,12 +74,26 @@ def _scheme(url: str) -> str:
 class LinkResolver:
     """Fetches linked files, with the credentials populated for each creds key (kept in memory only)."""
 
-    def __init__(self, keys: list[str] | None = None, creds: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, keys: list[str] | None = None, creds: dict[str, Any] | None = None, ids: dict[str, str] | None = None
+    ) -> None:
         #: The creds keys the dataset knows (stored in its metadata); shared with it, not copied.
         self.keys: list[str] = keys if keys is not None else []
+        #: Key name -> the stored id its link records name, for keys renamed since they were added (shared too).
+        self.ids: dict[str, str] = ids if ids is not None else {}
         self.creds: dict[str, Any] = dict(creds or {})
         self._stores: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
+
+    def stored_id(self, creds_key: str | None) -> str | None:
+        """What a link record stores for the key named ``creds_key``."""
+        return self.ids.get(creds_key, creds_key) if creds_key is not None else None
+
+    def name_of(self, stored: str | None) -> str | None:
+        """The current name of the key a link record stores as ``stored``."""
+        if stored is None or stored not in self.ids.values():
+            return stored
+        return next(name for name, key_id in self.ids.items() if key_id == stored)
 
     def check_key(self, creds_key: str | None) -> None:
         if creds_key not in (None, ENV) and creds_key not in self.keys:

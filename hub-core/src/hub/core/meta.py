@@ -33,8 +33,12 @@ __all__ = [
     "check_format_version",
 ]
 
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.3"
 FORMAT_MAJOR = 1
+#: Features a node's metadata may list in ``requires`` (from format 1.3) that this reader knows; it refuses others.
+KNOWN_FEATURES = frozenset({"ragged_polygons"})
+#: The feature a tensor ``layout`` requires of its readers.
+_LAYOUT_FEATURES = {"ragged": "ragged_polygons"}
 ROOT_KEY = "hub.json"
 
 
@@ -124,9 +128,15 @@ class TensorMeta:
     base_index: str | None = None
     #: What this node changed in the tensor (see ``hub.core.changes``).
     changes: dict[str, Any] = field(default_factory=dict)
+    #: How samples are stored when the htype has more than one way (format 1.3: ``"ragged"`` polygon records);
+    #: None: as the htype stored them in format 1.2.
+    layout: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        if doc["layout"] is None:  # written only when set, so that 1.2 tensors' metadata stays as it was
+            del doc["layout"]
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> TensorMeta:
@@ -176,6 +186,8 @@ class VersionMeta:
     changes: dict[str, Any] = field(default_factory=dict)
     #: Names of the credentials links may use (``ds.add_creds_key``); never the credentials themselves.
     creds_keys: list[str] = field(default_factory=list)
+    #: Key name -> the id its link records store, for keys renamed since they were added (``ds.update_creds_key``).
+    creds_key_ids: dict[str, str] = field(default_factory=dict)
 
     def tobytes(self) -> bytes:
         doc = {
@@ -189,11 +201,22 @@ class VersionMeta:
         }
         if self.creds_keys:
             doc["creds_keys"] = self.creds_keys
+        if self.creds_key_ids:
+            doc["creds_key_ids"] = self.creds_key_ids
+        requires = sorted({_LAYOUT_FEATURES[m.layout] for m in self.tensors.values() if m.layout is not None})
+        if requires:
+            doc["requires"] = requires
         return _dump_json(doc)
 
     @classmethod
     def frombytes(cls, data: bytes, what: str) -> VersionMeta:
         doc = _load_json(data, what)
+        unknown = sorted(set(doc.get("requires", [])) - KNOWN_FEATURES)
+        if unknown:
+            raise FormatVersionError(
+                f"{what} (format {doc.get('format_version')}) needs format features this hub-core does not know: "
+                f"{', '.join(map(str, unknown))}. Upgrade hub-core (pip install -U hub-core) to open it."
+            )
         try:
             tensors = {name: TensorMeta.from_dict(m) for name, m in doc["tensors"].items()}
             return cls(
@@ -204,6 +227,7 @@ class VersionMeta:
                 bool(doc.get("changed", False)),
                 dict(doc.get("changes", {})),
                 [str(k) for k in doc.get("creds_keys", [])],
+                {str(k): str(v) for k, v in doc.get("creds_key_ids", {}).items()},
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None

@@ -17,6 +17,7 @@ import numpy as np
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.links import LinkedSample, LinkResolver, link_record
 from hub.core.meta import TensorMeta
+from hub.core.polygons import is_ragged_polygon, pack_polygons, polygons_shape
 from hub.core.sequences import pack_sequence, sequence_shape
 from hub.core.tiles import TiledSample, choose_tile_shape, cut_tiles
 from hub.errors import (
@@ -154,6 +155,7 @@ class SampleEncoder:
         self.meta = meta
         self.spec = get_htype(meta.htype)
         self.links = links if links is not None else LinkResolver()
+        self._dims: int | None = None  # point dimensions of a polygon tensor, once a sample has settled them
 
     def _where(self, index: int | None) -> str:
         return f"tensor {self.name!r}" + (f", sample {index}" if index is not None else "")
@@ -190,12 +192,14 @@ class SampleEncoder:
             return [one(v) for v in value]
         return value
 
-    def encode(self, value: Any, index: int | None = None) -> tuple[bytes, tuple[int, ...]] | TiledSample:
+    def encode(
+        self, value: Any, index: int | None = None, where: str | None = None
+    ) -> tuple[bytes, tuple[int, ...]] | TiledSample:
         """One sample's stored bytes and shape (or its tiles, if larger than a chunk).
 
-        Raises a HubError naming the tensor and sample when the value does not fit the tensor.
+        Raises a HubError naming the tensor and sample (or ``where``, if given) when the value does not fit.
         """
-        where = self._where(index)
+        where = where or self._where(index)
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
             return self._encode_object(value, where)
@@ -203,6 +207,8 @@ class SampleEncoder:
             return self._encode_link(value, where)
         if self.spec.wrapper == "sequence":
             return self._encode_sequence(value, where)
+        if is_ragged_polygon(meta.htype, meta.layout):
+            return self._encode_polygons(value, where)
         if meta.htype in ("class_label", "segment_mask"):
             value = self._class_ids(value)
         codec = codec_for(meta)
@@ -269,12 +275,15 @@ class SampleEncoder:
                 f"{where}: a {self.meta.htype} tensor holds links; append hub.link(path_or_url), "
                 f"not {type(value).__name__}."
             )
-        self.links.check_key(value.creds_key)
+        try:
+            self.links.check_key(value.creds_key)
+        except LinkedSampleError as e:
+            raise LinkedSampleError(f"{where}: {e}") from e
         if not self.meta.info.get("verify", True):
             # Unread, the file's shape is unknown: record zeros (readers then decode without a shape hint).
             ndim = self.meta.ndim if self.meta.ndim is not None else max(self.spec.ndims or (1,))
             self._settle((0,) * ndim, np.dtype(self.meta.dtype or "uint8"))
-            return link_record(value), (0,) * ndim
+            return link_record(value.path, self.links.stored_id(value.creds_key)), (0,) * ndim
         try:
             payload = self.links.fetch(value.path, value.creds_key)
         except LinkedSampleError as e:
@@ -296,7 +305,7 @@ class SampleEncoder:
                 f"{where}: {value.path!r} holds {header.dtype} values, but the tensor stores {self.meta.dtype}."
             )
         self._settle(shape, np.dtype(header.dtype))
-        return link_record(value), shape
+        return link_record(value.path, self.links.stored_id(value.creds_key)), shape
 
     def _encode_sequence(self, value: Any, where: str) -> tuple[bytes, tuple[int, ...]]:
         """A sequence's record: each item encoded as the inner htype stores one sample."""
@@ -319,7 +328,7 @@ class SampleEncoder:
         items = SampleEncoder(self.name, item_meta, self.links)
         encoded = []
         for j, item in enumerate(value):
-            one = items.encode(item, None)
+            one = items.encode(item, where=f"{where}, item {j}")
             assert not isinstance(one, TiledSample)
             data, shape = one
             encoded.append((data, shape))
@@ -330,6 +339,75 @@ class SampleEncoder:
         shape = sequence_shape([s for _, s in encoded], item_meta.ndim)
         self._settle(shape, np.dtype(item_meta.dtype or "uint8"))
         return pack_sequence(encoded, item_meta.ndim), shape
+
+    def _polygon_dims(self) -> int | None:
+        """The point dimensions the tensor's polygons have (None until a non-empty sample settles them)."""
+        if self._dims is None and self.meta.max_shape is not None and self.meta.max_shape[-1] > 0:
+            self._dims = int(self.meta.max_shape[-1])
+        return self._dims
+
+    def _encode_polygons(self, value: Any, where: str) -> tuple[bytes, tuple[int, ...]]:
+        """A polygon sample's record: every polygon's points back to back, after a header of point counts."""
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+            raise SampleDtypeError(
+                f"{where}: a polygon sample is a list of polygons, each an array of (points, dims) coordinates, "
+                f"got {type(value).__name__}."
+            )
+        dtype = np.dtype(self.meta.dtype or "float32")
+        if isinstance(value, np.ndarray) and value.ndim == 3 and value.dtype != object:
+            polygons = [value]  # polygons of equal point counts in one array: (polygons, points, dims)
+            counts = np.full(len(value), value.shape[1], dtype=np.int64)
+            from_python = False
+        else:
+            polygons = [self._polygon(p, where, k) for k, p in enumerate(value)]
+            counts = np.asarray([len(p) for p in polygons], dtype=np.int64)
+            from_python = not all(isinstance(p, (np.ndarray, np.generic)) for p in value)
+        for p in polygons:
+            if p.dtype == object or p.dtype.kind not in "biuf":
+                raise SampleDtypeError(f"{where}: polygon coordinates are numbers, got {p.dtype} values.")
+        dims = {int(p.shape[-1]) for p in polygons if p.ndim >= 2 and p.shape[0] > 0}
+        if (counts == 0).any():
+            k = int(np.flatnonzero(counts == 0)[0])
+            raise SampleShapeError(
+                f"{where}: polygon {k} has no points. A polygon needs at least one point; a sample with no "
+                "polygons is an empty list []."
+            )
+        if len(dims) > 1:
+            raise SampleShapeError(
+                f"{where}: the polygons of a sample have points of one dimensionality; got {sorted(dims)}."
+            )
+        d = dims.pop() if dims else self._polygon_dims() or 0
+        if d == 0 and len(counts):
+            raise SampleShapeError(f"{where}: polygon points need at least one coordinate each.")
+        known = self._polygon_dims()
+        if known is not None and len(counts) and d != known:
+            raise SampleShapeError(
+                f"{where}: polygons of this tensor have points of {known} coordinates; this sample's have {d}."
+            )
+        if len(counts):
+            self._dims = d
+        points = np.concatenate([p.reshape(-1, d) for p in polygons]) if len(counts) else np.zeros((0, d), dtype)
+        if points.dtype.kind in "biu" and dtype.kind == "f":  # integer coordinates: fine wherever exact
+            exact = points.astype(dtype)
+            points = exact if np.array_equal(exact, points) else points
+        points = _cast(points, dtype, where, from_python)
+        shape = polygons_shape(counts, d)
+        self._settle(shape, dtype)
+        return pack_polygons(points, counts), shape
+
+    def _polygon(self, value: Any, where: str, k: int) -> np.ndarray:
+        """Polygon ``k`` of a sample as a (points, dims) array."""
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as e:
+            raise SampleShapeError(f"{where}, polygon {k}: can't make an array of it: {e}") from None
+        if arr.dtype != object and arr.dtype.kind in "USV":
+            raise SampleDtypeError(f"{where}, polygon {k}: polygon coordinates are numbers, got {arr.dtype} values.")
+        if arr.ndim != 2 and not (arr.ndim == 1 and arr.size == 0):
+            raise SampleShapeError(
+                f"{where}, polygon {k}: a polygon is an array of (points, dims) coordinates, got shape {arr.shape}."
+            )
+        return arr
 
     def _settle(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         if self.meta.ndim is None:

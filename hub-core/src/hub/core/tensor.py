@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hub.core import changes
-from hub.core.decoding import SampleDecoder, decoder_for
+from hub.core.decoding import ArrayDecoder, SampleDecoder, decoder_for
 from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
 from hub.core.meta import TensorMeta
+from hub.core.polygons import is_ragged_polygon
 from hub.core.samples import SampleEncoder
 from hub.core.selection import Selection
 from hub.core.tiles import TileManifest
@@ -89,10 +90,17 @@ class Tensor:
     def _is_sequence(self) -> bool:
         return get_htype(self.meta.htype).wrapper == "sequence"
 
+    def _is_polygon(self) -> bool:
+        return is_ragged_polygon(self.meta.htype, self.meta.layout)
+
+    def _is_list(self) -> bool:
+        """Whether a sample is a list (of sequence items, of polygons) that ``t[i][j]`` indexes into."""
+        return self._is_sequence() or self._is_polygon()
+
     def __len__(self) -> int:
         if self._selection is not None and self._selection.scalar:
-            if self._is_sequence() and not self._subscript:
-                return int(self.shape[0] or 0)  # a sequence's length: its number of items
+            if self._is_list() and not self._subscript:
+                return int(self.shape[0] or 0)  # a sequence's items, a polygon sample's polygons
             raise TypeError("A single sample has no len(); use .shape.")
         return len(self._sel())
 
@@ -117,6 +125,13 @@ class Tensor:
         """The shape of ``sample[subscript]``: from the recorded shape, or for one item of a sequence from the
         item shapes its record lists (items may differ); nothing is decoded."""
         subscript = self._subscript
+        if self._is_polygon():
+            value = self._values(self._sel().array(), subscript)[0]
+            if isinstance(value, np.ndarray):
+                return tuple(int(d) for d in value.shape)
+            if not value:
+                return (0, 0, *shape[2:])
+            return (len(value), *(int(d) for d in np.max([p.shape for p in value], axis=0)))
         if self._is_sequence() and isinstance(subscript[0], (int, np.integer)):
             from hub.core.sequences import unpack_sequence
 
@@ -141,8 +156,8 @@ class Tensor:
     # ------------------------------------------------------------- indexing
     def __getitem__(self, item: Any) -> Tensor:
         sel = self._selection
-        if sel is not None and sel.scalar and not self._subscript and self._is_sequence():
-            # ds.seq[i][j]: items of one sequence, picked when it is decoded.
+        if sel is not None and sel.scalar and not self._subscript and self._is_list():
+            # ds.seq[i][j], ds.polygons[i][j]: items of one sample, picked when it is decoded.
             return Tensor(self._state, self.key, sel, item if isinstance(item, tuple) else (item,))
         if self._subscript:
             raise DatasetIndexError("Index a tensor view within its samples once, with a tuple: t[i, rows, cols].")
@@ -187,20 +202,27 @@ class Tensor:
         def decode_tile(data: bytes | memoryview, shape: tuple[int, ...]) -> Any:
             return decoder.decode(data, shape)
 
-        values = []
-        for position, (data, shape) in zip(positions, engine.read(positions), strict=True):
+        # A part of a raw sample is read from only the byte ranges it covers; the rest are read whole.
+        values: list[Any] = (
+            engine.read_regions(positions, subscript)
+            if subscript and type(decoder) is ArrayDecoder
+            else [None] * len(positions)
+        )
+        rest = [i for i, v in enumerate(values) if v is None]
+        for i, (data, shape) in zip(rest, engine.read(positions[rest]), strict=True):
             if isinstance(data, TileManifest):
-                values.append(engine.read_tiled(data, subscript, decode_tile))
+                values[i] = engine.read_tiled(data, subscript, decode_tile)
                 continue
             try:
-                values.append(decoder.decode(data, shape, subscript))
+                values[i] = decoder.decode(data, shape, subscript)
             except LinkedSampleError as e:
-                raise LinkedSampleError(f"Tensor {self.key!r}, sample {int(position)}: {e}") from e
+                raise LinkedSampleError(f"Tensor {self.key!r}, sample {int(positions[i])}: {e}") from e
         return values
 
     def numpy(self, aslist: bool = False) -> Any:
         """The selected samples as one array (or a list of arrays with ``aslist=True``; for sequences, a list of
-        lists of items). Arrays are the caller's own: writable, sharing no memory with the dataset's caches."""
+        lists of items). A polygon sample is a list of (points, dims) arrays, so several give a list of lists.
+        Arrays are the caller's own: writable, sharing no memory with the dataset's caches."""
         sel = self._sel()
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
@@ -211,7 +233,7 @@ class Tensor:
                 return [np.array([v], dtype=object if meta.htype != "text" else None) for v in values]
             return np.array([[v] for v in values], dtype=object if meta.htype != "text" else None)
         span = sel.contiguous()
-        plain = get_htype(meta.htype).wrapper is None
+        plain = get_htype(meta.htype).wrapper is None and not self._is_polygon()
         if span is not None and not self._subscript and not aslist and meta.dtype is not None and plain:
             batch = self._engine.read_range(span[0], span[1], np.dtype(meta.dtype))
             if batch is not None:
@@ -222,7 +244,8 @@ class Tensor:
             values = [list(v) for v in values]  # ragged all the way: a list of items per sequence
         if sel.scalar:
             return _owned(values[0])
-        if aslist:
+        if aslist or (self._is_polygon() and (not values or any(isinstance(v, list) for v in values))):
+            # polygon samples are lists of arrays, as in Hub 2.x, with or without aslist
             return [_owned(v) for v in values]
         return _stack(values, self.key, meta)
 
@@ -367,7 +390,10 @@ def _stack(values: list[Any], key: str, meta: TensorMeta) -> np.ndarray:
 
 
 def _owned(value: Any) -> Any:
-    """``value``, copied if it is an array that views stored bytes (read-only: a chunk, or a mapped file)."""
+    """``value``, copied if it is an array that views stored bytes (read-only: a chunk, or a mapped file); the
+    arrays of a list (a sequence's items, a sample's polygons) likewise."""
     if isinstance(value, np.ndarray) and not value.flags.writeable:
         return value.copy()
+    if isinstance(value, list):
+        return [_owned(v) for v in value]
     return value

@@ -578,6 +578,9 @@ def merge(
             for position in sorted((side_o.position[i] for i in drop), reverse=True):
                 state.pop_sample(key, position)
             if added:
+                if engine.meta.ndim is None:  # empty here until now: its samples' kind is settled on their side
+                    engine.meta.ndim = side_t.engine.meta.ndim
+                    engine.meta.dtype = engine.meta.dtype or side_t.engine.meta.dtype
                 start = engine.meta.length
                 engine.append(_copyable(side_t, side_t.position[i], tensor_meta) for i in added)
                 records.record_append(engine.meta, start, len(added))
@@ -605,9 +608,22 @@ def merge(
     with ds:
         for plan in plans:
             plan()
+        _merge_creds_keys(ours, theirs)
         state.meta.changes["merged"] = theirs_id
         state.meta_dirty = True
     return commit(state, f"Merge {target} into {branch}", allow_empty=True)
+
+
+def _merge_creds_keys(ours: VersionMeta, theirs: VersionMeta) -> None:
+    """Add their creds keys that ours lacks (by the id their link records store), so merged links keep theirs."""
+    ours_ids = {ours.creds_key_ids.get(k, k) for k in ours.creds_keys}
+    for name in theirs.creds_keys:
+        stored = theirs.creds_key_ids.get(name, name)
+        if stored in ours_ids or name in ours.creds_keys:
+            continue  # the same key, or a name ours gave another key (their links then read with ours' key)
+        ours.creds_keys.append(name)
+        if stored != name:
+            ours.creds_key_ids[name] = stored
 
 
 def _copyable(side: _Side, position: int, meta: TensorMeta) -> Any:

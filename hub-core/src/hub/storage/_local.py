@@ -22,10 +22,6 @@ _LOCK_DIR = RESERVED_PREFIX + "locks"
 _TMP_PREFIX = RESERVED_PREFIX + "tmp-"
 
 
-def _nothing() -> None:
-    """A no-op to wait for: see :meth:`LocalStorage.flush`."""
-
-
 def _token(data: bytes) -> Token:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -58,11 +54,6 @@ class LocalStorage(Storage):
 
     def flush(self) -> None:
         self._settle()
-        pool = self._behind_pool
-        if pool is not None and self._behind_pid == os.getpid():
-            # A barrier: the one thread runs writes in order, so a write whose tracking an interrupt cut short
-            # (a cancelled transform task) is also in place before flush returns.
-            pool.submit(_nothing).result()
 
     def close(self) -> None:
         self._settle()
@@ -243,8 +234,9 @@ class LocalStorage(Storage):
             self._behind, self._behind_pool, self._behind_lock = [], None, threading.Lock()
             self._behind_pid = os.getpid()
             return
+        # Every write submitted before this call, whichever thread submitted it or waits for it too.
         with self._behind_lock:
-            pending, self._behind = self._behind, []
+            pending = list(self._behind)
         error: BaseException | None = None
         for future in pending:
             while True:
@@ -252,10 +244,13 @@ class LocalStorage(Storage):
                     future.result()
                 except BaseException as e:  # the rest still finish (or fail) before anything else is written
                     error = error or e
-                # An interrupt (a cancelled transform task) while waiting: wait on, or the file would be
-                # published after whatever the interrupted caller deletes or writes next.
+                # An interrupt (Ctrl-C) while waiting: wait on, or the file would be published after whatever
+                # the interrupted caller deletes or writes next.
                 if future.done():
                     break
+        with self._behind_lock:
+            done = set(pending)
+            self._behind = [f for f in self._behind if f not in done]
         if error is not None:
             raise error
 

@@ -65,6 +65,7 @@ def run_eval(pipeline: Pipeline, data_in: Any, ds_out: Dataset | None, options: 
         storage=state.storage,
         creds_keys=list(state.meta.creds_keys),
         link_creds=dict(state.links.creds),
+        creds_key_ids=dict(state.meta.creds_key_ids),
         scan=mode == "scan",
     )
     run = _Run(job, state, scheduler, options.num_workers, keys, [ids_key(metas[k].id) for k in id_metas])

@@ -53,6 +53,7 @@ class Job:
     #: The output dataset's creds keys and the credentials populated for them, for links the transform appends.
     creds_keys: list[str] = field(default_factory=list)
     link_creds: dict[str, Any] = field(default_factory=dict)
+    creds_key_ids: dict[str, str] = field(default_factory=dict)
     #: ``read_only_ok`` on a dataset that can't be written: run the transform, but appending is an error.
     scan: bool = False
 
@@ -75,6 +76,7 @@ class Job:
             True,
             self.creds_keys,
             self.link_creds,
+            self.creds_key_ids,
             self.scan,
         )
 
@@ -130,7 +132,7 @@ class _Writer:
         self.job = job
         self.metas = {k: fresh_meta(m) for k, m in job.metas.items()}
         self.engines = {k: TensorEngine(storage, m) for k, m in self.metas.items()}
-        links = LinkResolver(list(job.creds_keys), job.link_creds)
+        links = LinkResolver(list(job.creds_keys), job.link_creds, dict(job.creds_key_ids))
         self.encoders = {k: SampleEncoder(k, m, links) for k, m in self.metas.items()}
         for key, meta in job.id_metas.items():
             self.engines[ids_key(job.metas[key].id)] = TensorEngine(storage, fresh_meta(meta))
@@ -209,8 +211,7 @@ def run_task(job: Job, task: Task, progress: Callable[[int], None] | None = None
             if progress is not None:
                 progress(1)
         result.pieces, result.metas = writer.finish()
-        # Chunks a storage still writes in the background must be in place before the writer names or deletes them.
-        storage.flush()
+        storage.flush()  # the chunks are durable and in place before the writer is told about them
     except TransformError as e:
         _delete(storage, writer.written())
         result.error = e
