@@ -14,6 +14,7 @@ import hub
 from hub.core.chunk import ChunkBuilder, parse_header
 from hub.core.reading import DatasetReader, Shard, epoch_schedule
 from hub.errors import DatasetNotShareableError, SampleDecodeError
+from hub.testing.damage import corrupt_sample
 
 
 def _photo(h: int, w: int, seed: int) -> np.ndarray:
@@ -159,18 +160,6 @@ def test_jpeg_batches_tobytes_and_variable_shapes(tmp_path: Path) -> None:
     assert raw == [ds.images[i].tobytes() for i in range(7)]
 
 
-def _corrupt(ds: hub.Dataset, tensor: str, index: int) -> None:
-    """Zero the first bytes of a stored sample (its JPEG markers), in the chunk on storage."""
-    engine = ds._state.engine(tensor)
-    pos = int(engine.index.locate(np.asarray([index]))[0])
-    key = f"chunks/{engine.meta.id}/{engine.index.chunk_id(pos):016x}"
-    data = bytearray(ds.storage.get(key))
-    header = parse_header(bytes(data))
-    start, _ = header.byte_span(index - engine.index.start_of(pos))
-    data[header.header_nbytes + start : header.header_nbytes + start + 16] = bytes(16)
-    ds.storage.set(key, bytes(data))
-
-
 def test_corrupt_sample_names_tensor_and_index_or_is_skipped(tmp_path: Path) -> None:
     ds = hub.empty(str(tmp_path / "bad"))
     with ds:
@@ -178,7 +167,7 @@ def test_corrupt_sample_names_tensor_and_index_or_is_skipped(tmp_path: Path) -> 
         ds.create_tensor("labels", htype="class_label")
         ds.images.extend([_photo(16, 16, i) for i in range(5)])
         ds.labels.extend(np.arange(5, dtype=np.uint32))
-    _corrupt(ds, "images", 3)
+    corrupt_sample(ds, "images", 3)
     reader = DatasetReader(hub.load(str(tmp_path / "bad"), read_only=True))
     with pytest.raises(SampleDecodeError, match="Sample 3 of tensor 'images'") as info:
         list(reader.batches(batch_size=5))

@@ -13,8 +13,8 @@ from torchvision import transforms
 
 import hub
 import hub_torch
-from hub.core.chunk import parse_header
 from hub.errors import DatasetNotShareableError, DynamicShapeError, SampleDecodeError
+from hub.testing.damage import corrupt_sample
 from tests.torch.conftest import indices, make_numbers, photo
 
 
@@ -94,24 +94,12 @@ def test_variable_shapes_need_padding_or_a_collate_fn(ragged: hub.Dataset) -> No
     assert [label for b in batches for label in b["labels"]] == list(range(12))
 
 
-def _corrupt(ds: hub.Dataset, tensor: str, index: int) -> None:
-    """Zero a stored sample's first bytes (its JPEG markers) in its chunk on storage."""
-    engine = ds._state.engine(tensor)
-    pos = int(engine.index.locate(np.asarray([index]))[0])
-    key = f"chunks/{engine.meta.id}/{engine.index.chunk_id(pos):016x}"
-    data = bytearray(ds.storage.get(key))
-    header = parse_header(bytes(data))
-    start, _ = header.byte_span(index - engine.index.start_of(pos))
-    data[header.header_nbytes + start : header.header_nbytes + start + 16] = bytes(16)
-    ds.storage.set(key, bytes(data))
-
-
 def test_corrupt_sample_raises_naming_it_or_is_skipped(tmp_path: Path) -> None:
     ds = hub.empty(str(tmp_path / "bad"))
     with ds:
         ds.create_tensor("images", htype="image", sample_compression="jpeg")
         ds.images.extend([photo(16, 16, i) for i in range(10)])
-    _corrupt(ds, "images", 6)
+    corrupt_sample(ds, "images", 6)
     ds.close()
     ds = hub.load(str(tmp_path / "bad"), read_only=True)
     with pytest.raises(SampleDecodeError, match="Sample 6 of tensor 'images'"):
