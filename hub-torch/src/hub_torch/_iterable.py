@@ -132,9 +132,9 @@ class HubIterableDataset(IterableDataset[Any]):
                 per_sample += int(np.prod(meta.max_shape, dtype=np.int64)) * np.dtype(meta.dtype).itemsize
         return per_sample * self._step()
 
-    def arena_rows(self) -> int:
-        """Rows of a worker's arena: a pack's batches of one tensor."""
-        return self._step() * self._turn(1 if self.packing else 0)
+    def arena_rows(self, num_workers: int) -> int:
+        """Rows of a worker's arena: a pack's batches of one tensor (tensors of one shape and dtype take more)."""
+        return self._step() * self._turn(num_workers)
 
     def arena_keys(self) -> list[tuple[tuple[int, ...], np.dtype]]:
         """The sample shape and dtype of each tensor whose batches go into arenas and whose shape is fixed."""
@@ -224,7 +224,7 @@ class HubIterableDataset(IterableDataset[Any]):
         allocator = None
         if fast and info is not None:
             allocator = ArenaAllocator(
-                self._step() * turn,  # a pack's batches of one tensor; tensors of one shape and dtype take more
+                self.arena_rows(num_workers),
                 plain,
                 flags=self.arena_flags,
                 worker=info.id,

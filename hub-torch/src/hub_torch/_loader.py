@@ -62,7 +62,9 @@ class HubDataLoader(DataLoader[Any]):
         if dataset.packing and RECYCLES:
             # Arenas for the packs in flight, the one being served, the user's and the one being filled.
             per_key = (self.prefetch_factor or 2) + 3
-            premade = premade_arenas(dataset.arena_keys(), dataset.arena_rows(), per_key, self.num_workers)
+            premade = premade_arenas(
+                dataset.arena_keys(), dataset.arena_rows(self.num_workers), per_key, self.num_workers
+            )
             returns = ArenaReturns(slot_flags(self.num_workers), premade)
             dataset.arena_flags, dataset.arena_premade = returns.flags, premade
             dataset.resend_arenas = bool(self.pin_memory)

@@ -155,3 +155,13 @@ def _other_process_load(path: str) -> None:
     proc.join(30)
     if message:
         raise LockedError(message)
+
+
+def test_becoming_writable_takes_the_lock_at_once(dataset: str) -> None:
+    ds = hub.load(dataset, read_only=True)
+    ds.read_only = False  # the branch is locked now, before any write
+    with pytest.raises(LockedError, match=rf"pid {os.getpid()}"):
+        _other_process_load(dataset)
+    ds.checkout("main")  # checking out the branch it holds keeps the lock
+    with pytest.raises(LockedError, match=rf"pid {os.getpid()}"):
+        _other_process_load(dataset)

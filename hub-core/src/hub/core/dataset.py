@@ -68,15 +68,11 @@ class _State:
         if lease is not None:
             release_on_collect(self, lease)
 
-    def hold(self, branch: str | None) -> None:
-        """Hold the writer lock of ``branch`` (None: of no branch), before reading its head."""
+    def hold(self, branch: str) -> None:
+        """Hold the writer lock of ``branch``, before reading its head."""
         if self.read_only:
             return
-        if branch is None:
-            if self.lease is not None:
-                self.lease.release()
-                self.lease = None
-        elif self.lease is None:
+        if self.lease is None:
             self.lease = acquire(self.storage, branch)
             release_on_collect(self, self.lease)
         elif self.lease.branch != branch:
@@ -96,10 +92,8 @@ class _State:
         """Take the lock of the checked-out branch; refuse if another writer changed the branch since it was read."""
         assert self.branch is not None
         lease = acquire(self.storage, self.branch)
-        from hub.core.meta import ROOT_KEY
-
         try:
-            root = RootDoc.frombytes(self.storage.get(ROOT_KEY), f"{self.storage.url}/{ROOT_KEY}")
+            root, _ = versioning.read_root(self)
             try:
                 _, token = self.storage.get_with_token(node_meta_key(self.node_id))
             except KeyError:

@@ -495,9 +495,10 @@ class TensorEngine:
         try:
             return self.storage.get(key)
         except KeyNotFoundError:
-            raise CorruptChunkError(
-                f"Chunk {key!r} named by the chunk index is missing from {self.storage.url}."
-            ) from None
+            raise self._missing(key) from None
+
+    def _missing(self, key: str) -> CorruptChunkError:
+        return CorruptChunkError(f"Chunk {key!r} named by the chunk index is missing from {self.storage.url}.")
 
     def _header(self, cid: int) -> tuple[ChunkHeader, bytes]:
         """A chunk's header, and the body bytes that came with the probe, without fetching the chunk."""
@@ -587,9 +588,7 @@ class TensorEngine:
         try:
             data = memoryview(self.storage.get_mapped(key))
         except KeyNotFoundError:
-            raise CorruptChunkError(
-                f"Chunk {key!r} named by the chunk index is missing from {self.storage.url}."
-            ) from None
+            raise self._missing(key) from None
         header = parse_header(data, key)
         item = self._maps[cid] = (header, data[header.header_nbytes :])
         if len(self._maps) > _MAP_CACHE:

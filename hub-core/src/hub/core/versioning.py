@@ -171,9 +171,13 @@ def checkout(state: _State, address: str, create: bool = False) -> str | None:
     state.flush()
     if create:
         return _create_branch(state, address)
-    # No lock yet (see _State.let_go): the first write takes it and checks that the branch did not move.
-    state.let_go()
     node_id, branch = resolve(state, address)
+    if state.lease is not None and state.lease.branch == branch:
+        held = True  # this branch's lock is ours already: its head can't have moved
+    else:
+        # No lock yet (see _State.let_go): the first write takes it and checks that the branch did not move.
+        state.let_go()
+        held = False
     key = node_meta_key(node_id)
     try:
         data, token = state.storage.get_with_token(key)
@@ -181,7 +185,7 @@ def checkout(state: _State, address: str, create: bool = False) -> str | None:
         raise VersionControlError(f"Version {node_id!r} does not exist in {state.storage.url}.") from None
     meta = VersionMeta.frombytes(data, f"{state.storage.url}/{key}")
     state.switch(node_id, meta, branch)
-    state.unlocked_token = token
+    state.unlocked_token = None if held else token
     return node_id if branch is None else meta.parent
 
 
