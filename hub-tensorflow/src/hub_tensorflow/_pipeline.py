@@ -18,6 +18,7 @@ import tensorflow as tf
 from hub import DatasetReader, Shard
 from hub.errors import LoaderOptionError, TensorNotFoundError
 from hub_tensorflow._columns import Column, choose_route
+from hub_tensorflow._fused import FusedColumn, HubTFDataset, batch_stream, decode_threads
 from hub_tensorflow._spec import element_spec
 
 __all__ = ["dataset_to_tensorflow"]
@@ -73,30 +74,34 @@ def dataset_to_tensorflow(
     epochs = itertools.count()
     signature = {k: v for c in columns for k, v in c.block_signature().items()}
 
-    def worker_blocks(worker: Any, epoch: Any) -> Iterator[dict[str, np.ndarray]]:
-        shard = shard_of(int(worker), workers)
-        # The reader draws each batch at random but hands its samples over in storage order; a block is not the
-        # user's batch, so mix it too, from the same (seed, epoch, shard).
-        rng = np.random.default_rng([seed or 0, int(epoch), shard.rank, shard.worker_id]) if shuffle else None
-        for batch in reader.batches(
-            shard,
+    def worker_blocks(
+        worker: Any, epoch: Any, source: DatasetReader = reader, index: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        # The reader draws each block at random and, with mix, hands its samples over in a drawn order too: a
+        # block is not the user's batch.
+        return source.batches(
+            shard_of(int(worker), workers),
             batch_size=BLOCK_SAMPLES,
             shuffle=shuffle,
             seed=seed or 0,
             epoch=int(epoch),
             buffer_bytes=buffer_size * 2**20,
-        ):
-            order = None if rng is None else rng.permutation(len(batch[columns[0].key]))
-            yield {k: v for c in columns for k, v in c.block(_reorder(batch[c.key], order)).items()}
+            mix=shuffle,
+            return_index=index,
+        )
+
+    def worker_parts(worker: Any, epoch: Any) -> Iterator[dict[str, np.ndarray]]:
+        for batch in worker_blocks(worker, epoch):
+            yield {k: v for c in columns for k, v in c.block(batch[c.key]).items()}
 
     if workers == 1:
         # Each iteration calls the generator anew: that call is the next epoch. (No interleave to trace.)
-        blocks = tf.data.Dataset.from_generator(lambda: worker_blocks(0, next(epochs)), output_signature=signature)
+        blocks = tf.data.Dataset.from_generator(lambda: worker_parts(0, next(epochs)), output_signature=signature)
     else:
 
         def epoch_blocks(epoch: tf.Tensor) -> tf.data.Dataset:
             def one_worker(worker: tf.Tensor) -> tf.data.Dataset:
-                return tf.data.Dataset.from_generator(worker_blocks, args=(worker, epoch), output_signature=signature)
+                return tf.data.Dataset.from_generator(worker_parts, args=(worker, epoch), output_signature=signature)
 
             return tf.data.Dataset.range(workers).interleave(
                 one_worker, cycle_length=workers, block_length=1, num_parallel_calls=workers, deterministic=True
@@ -127,18 +132,75 @@ def dataset_to_tensorflow(
     out = out.apply(tf.data.experimental.assert_cardinality(_count(reader, shard_of(0, 1))))
     if transform is not None:
         out = out.map(lambda *element: transform(element if as_tuple else element[0]), num_parallel_calls)
-    if input_context is not None:
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        out = out.with_options(options)
+    out = _distributed(out, input_context)
+    if transform is not None:
+        return out  # a transform sees samples one at a time
+
+    fused = _fused_columns(columns, probe)
+
+    def fuse(batch_size: int, drop_remainder: bool) -> tf.data.Dataset | None:
+        """``out.batch(batch_size, drop_remainder)`` made whole by hub's threads, or None where it can't be."""
+        if fused is None:
+            return None
+        source = DatasetReader(dataset, names, tobytes=[f.key for f in fused if f.shape is None or f.compression])
+        first = batch_size if drop_remainder else None
+        specs = [tf.TensorSpec((first, *c.spec.spec.shape), c.spec.spec.dtype) for c in columns]
+        threads = decode_threads()
+
+        def generate() -> Iterator[Any]:
+            epoch = next(epochs)
+            # The workers' blocks in the order the element-wise pipeline's interleave takes them.
+            blocks = _round_robin([worker_blocks(w, epoch, source, index=True) for w in range(workers)])
+            for arrays in batch_stream(blocks, fused, batch_size, drop_remainder, threads):
+                yield tuple(arrays) if as_tuple else dict(zip(names, arrays, strict=True))
+
+        signature = tuple(specs) if as_tuple else dict(zip(names, specs, strict=True))
+        batches = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        total = _count(reader, shard_of(0, 1))
+        count = total // batch_size if drop_remainder else -(-total // batch_size)
+        batches = batches.apply(tf.data.experimental.assert_cardinality(count))
+        return _distributed(batches, input_context)
+
+    return HubTFDataset(out, fuse)
+
+
+def _round_robin(streams: list[Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """One item of each stream in turn, skipping streams that ended (``interleave`` with ``block_length=1``)."""
+    live = list(streams)
+    while live:
+        for stream in list(live):
+            item = next(stream, None)
+            if item is None:
+                live.remove(stream)
+            else:
+                yield item
+
+
+def _fused_columns(columns: list[Column], probe: DatasetReader) -> list[FusedColumn] | None:
+    """How each column's batches are made by :func:`batch_stream`; None if a column needs element-wise steps."""
+    out = []
+    for c in columns:
+        meta = probe.meta(c.key)
+        spec = c.spec.spec
+        if c.route == "bytes":
+            out.append(FusedColumn(c.key, None, None, None, None))
+            continue
+        if c.route not in ("jpeg", "fixed") or not spec.shape.is_fully_defined():
+            return None
+        plain_array = meta.htype.split("[", 1)[0] not in ("link", "sequence")
+        compressed = meta.sample_compression if plain_array and not probe.has_tiles(c.key) else None
+        dtype = c.spec.numpy_dtype
+        out.append(FusedColumn(c.key, tuple(spec.shape.as_list()), dtype, meta.dtype, compressed))
     return out
 
 
-def _reorder(values: Any, order: np.ndarray | None) -> Any:
-    """``values`` (an array or a list) in ``order``."""
-    if order is None:
-        return values
-    return values[order] if isinstance(values, np.ndarray) else [values[i] for i in order]
+def _distributed(out: tf.data.Dataset, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+    """``out`` with tf.data's auto-sharding off when the reader shards by chunk group for ``tf.distribute``."""
+    if input_context is None:
+        return out
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return out.with_options(options)
 
 
 def _names(tensors: Any, known: Collection[str]) -> list[str]:

@@ -453,6 +453,7 @@ class DatasetReader:
         return_index: bool = False,
         fetcher: ChunkFetcher | None = None,
         turn: int = 1,
+        mix: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """``shard``'s batches of one epoch: dicts of tensor name to batch (see :meth:`decode`).
 
@@ -462,6 +463,9 @@ class DatasetReader:
         without fetching or decoding what they alone need (resumption). ``errors="skip"`` leaves out samples that
         fail to decode (counted in ``fetcher.skipped``); a callable gets the error and skips the sample unless it
         raises. ``return_index`` adds the samples' dataset indices under ``"index"``. ``turn`` as in :meth:`plan`.
+        A shuffled batch hands its samples over in storage order (one copy per chunk for raw samples) unless
+        ``mix`` is set: then in an order drawn from the same ``(seed, epoch, shard)``, so that a consumer that
+        cuts the stream into smaller batches gets shuffled ones.
         """
         groups = self.plan(
             shard, shuffle=shuffle, seed=seed, epoch=epoch, batch_size=batch_size, drop_last=drop_last, turn=turn
@@ -472,6 +476,9 @@ class DatasetReader:
             cap = max(2, buffer_bytes // max(1, self._group_bytes())) * per_group
             rng = np.random.default_rng([seed, epoch, shard.rank, shard.worker_id, 1])
             schedule = epoch_schedule(sizes, batch_size, rng, cap)
+            if mix:
+                mixer = np.random.default_rng([seed, epoch, shard.rank, shard.worker_id, 2])
+                schedule = [mixer.permutation(ids) for ids in schedule]
         else:
             schedule = epoch_schedule(sizes, batch_size)
         fetcher = fetcher or ChunkFetcher(self.storage)
