@@ -108,3 +108,16 @@ def test_a_corrupt_jpeg_in_a_fused_batch_names_tensor_and_index(image_ds: hub.Da
     broken = hub.load(path, read_only=True)
     with pytest.raises(tf.errors.OpError, match=r"images.*13|13.*images"):
         as_numpy(broken.tensorflow(tensors=["images", "ids"]).batch(10))
+
+
+def test_batches_kept_by_the_user_are_never_overwritten(image_ds: hub.Dataset) -> None:
+    """Batch memory is reused only once nothing refers to it (TensorFlow takes aligned arrays without a copy)."""
+    batches = image_ds.tensorflow(tensors=["images", "ids"], shuffle=True, seed=2).batch(1)
+    kept = list(batches)  # epoch 1, as tensors
+    seen = []
+    for pictures, ids in batches:  # epoch 2 recycles the memory of the batches it drops
+        seen.append(int(ids[0]))
+        np.testing.assert_array_equal(pictures[0].numpy(), image_ds.images[int(ids[0])].numpy())
+    assert sorted(seen) == list(range(NUM_IMAGES))
+    for pictures, ids in kept:
+        np.testing.assert_array_equal(pictures[0].numpy(), image_ds.images[int(ids[0])].numpy())
