@@ -5,10 +5,10 @@ data in the system's own format; ``load``: one timed pass through its loader) an
 as JSON to the task's ``result`` path. Needs the standard library and numpy, plus the system under test: it runs
 in every peer's virtualenv, and imports each system's packages only when that system runs.
 
-A ``load`` measures, from just before the dataset is opened (imports done) to the end of the epoch or of
+A ``load`` measures, from just before the dataset is opened (imports done) to the last batch of the epoch or of
 ``max_seconds``: the time to the first batch; the throughput of the whole pass, samples / seconds (start-up
 included: a loader that does its work before its first batch, filling a buffer, would look fast by the rate after
-it); and the peak memory of the whole process tree (workers included), sampled every 0.1 s as the sum
+it); the time the loader then takes to end its iteration, apart; and the peak memory of the whole process tree (workers included), sampled every 0.1 s as the sum
 of each process's proportional set size (PSS: its resident set with shared pages split between the processes that
 share them, so forked workers are not counted twice).
 
@@ -108,26 +108,33 @@ def _count(labels: Any) -> tuple[int, int]:
 
 
 def measure(batches: Callable[[], Iterable[Batch]], max_seconds: float) -> dict[str, Any]:
-    """Time one pass through ``batches()`` (its set-up included): see the module docstring."""
+    """Time one pass through ``batches()`` (its set-up included): see the module docstring.
+
+    The pass's rate counts up to its last batch; the time the loader then takes to end its iteration (workers
+    shutting down; TensorFlow's autotuning thread, which at random holds the end of an epoch for up to a second)
+    is reported apart, as ``end_seconds``.
+    """
     samples = label_sum = 0
     first = None
     with MemoryPeak() as memory:
-        started = time.perf_counter()
+        started = last = time.perf_counter()
         for _images, labels in batches():
             n, s = _count(labels)
             samples, label_sum = samples + n, label_sum + s
-            now = time.perf_counter()
+            last = time.perf_counter()
             if first is None:
-                first = now - started
-            if now - started > max_seconds:
+                first = last - started
+            if last - started > max_seconds:
                 break
-        seconds = time.perf_counter() - started
+        ended = time.perf_counter()
+    seconds = last - started
     if first is None:
         raise RuntimeError("the loader yielded no batch")
     return {
         "samples": samples,
         "label_sum": label_sum,
         "seconds": seconds,
+        "end_seconds": ended - last,
         "first_batch_seconds": first,
         "samples_per_second": samples / seconds,
         "peak_memory_bytes": memory.peak,

@@ -518,14 +518,15 @@ def table(scenario: Scenario, runs: dict[str, Runs]) -> str:
             lines.append(f"| {name} | {_number(first, 2)} | {faster} | {_number(memory and memory / 2**20)} |")
         return "\n".join(lines)
     lines = [
-        "| system | samples/s | ours / system | fraction of ceiling | time to first batch (s) | peak memory (MiB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| system | samples/s | ours / system | fraction of ceiling | time to first batch (s) | end of iteration (s) "
+        "| peak memory (MiB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     ours_speed = ours.median("samples_per_second")
     for name, outcome in runs.items():
         speed = outcome.median("samples_per_second")
         if speed is None:
-            lines.append(f"| {name} | {_na(outcome)} |  |  |  |  |")
+            lines.append(f"| {name} | {_na(outcome)} |  |  |  |  |  |")
             continue
         memory = outcome.median("peak_memory_bytes")
         cells = [
@@ -533,6 +534,7 @@ def table(scenario: Scenario, runs: dict[str, Runs]) -> str:
             "" if name == reference else _times(ours_speed, speed),
             f"{speed / ceiling:.2f}" if ceiling and scenario.kind == "jpeg" else "",
             _number(outcome.median("first_batch_seconds"), 2),
+            _number(outcome.median("end_seconds"), 2),
             _number(memory and memory / 2**20),
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
