@@ -8,9 +8,9 @@ in every peer's virtualenv, and imports each system's packages only when that sy
 A ``load`` measures, from just before the dataset is opened (imports done) to the last batch of the epoch or of
 ``max_seconds``: the time to the first batch; the throughput of the whole pass, samples / seconds (start-up
 included: a loader that does its work before its first batch, filling a buffer, would look fast by the rate after
-it); the time the loader then takes to end its iteration, apart; and the peak memory of the whole process tree (workers included), sampled every 0.1 s as the sum
-of each process's proportional set size (PSS: its resident set with shared pages split between the processes that
-share them, so forked workers are not counted twice).
+it); the time the loader then takes to end its iteration, apart; and the peak memory of the whole process tree
+(workers included), sampled every 0.1 s as the sum of each process's proportional set size (PSS: its resident set
+with shared pages split between the processes that share them, so forked workers are not counted twice).
 
 A system whose loader raises ``NotImplementedError`` reports itself "not available" rather than failing the run.
 Connections anywhere but the loopback address are refused and recorded.
