@@ -133,7 +133,9 @@ class TensorMeta:
     layout: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
+        # The fields as they are (JSON serialization copies nothing): dataclasses.asdict deep-copies every list
+        # and dict, a third of a commit's time.
+        doc = {name: getattr(self, name) for name in _TENSOR_FIELDS}
         if doc["layout"] is None:  # written only when set, so that 1.2 tensors' metadata stays as it was
             del doc["layout"]
         return doc
@@ -166,6 +168,9 @@ class TensorMeta:
         else:
             self.min_shape = [min(a, b) for a, b in zip(self.min_shape, lo, strict=True)]
             self.max_shape = [max(a, b) for a, b in zip(self.max_shape, hi, strict=True)]
+
+
+_TENSOR_FIELDS = tuple(f.name for f in fields(TensorMeta))
 
 
 @dataclass
@@ -233,7 +238,17 @@ class VersionMeta:
             raise CorruptDatasetError(f"{what} is missing or has malformed fields: {e}") from None
 
     def copy(self) -> VersionMeta:
-        return VersionMeta.frombytes(self.tobytes(), "copy")
+        """An independent copy, field by field (a JSON round trip cost a commit 0.3 ms)."""
+        return VersionMeta(
+            {name: meta.copy() for name, meta in self.tensors.items()},
+            list(self.groups),
+            _copy_json(self.info),
+            self.parent,
+            self.changed,
+            _copy_json(self.changes),
+            list(self.creds_keys),
+            dict(self.creds_key_ids),
+        )
 
 
 @dataclass
