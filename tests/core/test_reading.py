@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import hub
 from hub.core.chunk import ChunkBuilder, parse_header
-from hub.core.reading import DatasetReader, Shard, epoch_schedule
+from hub.core.reading import DatasetReader, RecyclingAllocator, Shard, epoch_schedule
 from hub.errors import DatasetNotShareableError, SampleDecodeError
 from hub.testing.damage import corrupt_sample
 
@@ -220,3 +220,32 @@ def test_links_and_sequences_decode_per_sample(tmp_path: Path) -> None:
     batch = next(DatasetReader(ds).batches(batch_size=3))
     assert np.array_equal(batch["links"], np.stack(images))  # the linked files' pixels, not the link records
     assert [np.asarray(s).shape[0] for s in batch["scenes"]] == [1, 2, 3]
+
+
+def test_recycled_batch_memory_is_reused_only_when_nothing_refers_to_it() -> None:
+    alloc = RecyclingAllocator(limit=2)
+    first = alloc((4, 3), np.dtype("int32"))
+    first[...] = 1
+    assert first.ctypes.data % RecyclingAllocator.ALIGN == 0
+    kept = first[1:]  # a view keeps the memory in use
+    del first
+    second = alloc((4, 3), np.dtype("int32"))
+    second[...] = 2
+    assert (kept == 1).all()
+    address = second.ctypes.data
+    del second
+    third = alloc((2, 3), np.dtype("int32"))  # smaller: fits the freed buffer
+    assert third.ctypes.data == address
+    del kept, third
+    assert alloc((100,), np.dtype("float64")).shape == (100,)  # larger than any buffer: a new one
+
+
+def test_shuffled_batches_can_be_handed_over_mixed(numbers: hub.Dataset) -> None:
+    reader = DatasetReader(numbers, ["labels"])
+    plain = list(reader.batches(Shard(), batch_size=50, shuffle=True, seed=4, return_index=True))
+    mixed = list(reader.batches(Shard(), batch_size=50, shuffle=True, seed=4, return_index=True, mix=True))
+    for a, b in zip(plain, mixed, strict=True):
+        assert sorted(a["index"].tolist()) == sorted(b["index"].tolist())  # the same samples in each batch
+        assert a["index"].tolist() == sorted(a["index"].tolist())
+        np.testing.assert_array_equal(b["labels"].ravel(), b["index"] % 7)
+    assert any(b["index"].tolist() != sorted(b["index"].tolist()) for b in mixed)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from hub.core.decoding import SampleDecoder, register_decoder
-from hub.core.reading import Allocator, ChunkFetcher, ChunkGroup, DatasetReader, ErrorPolicy, Shard, epoch_schedule
+from hub.core.reading import (
+    Allocator,
+    ChunkFetcher,
+    ChunkGroup,
+    DatasetReader,
+    ErrorPolicy,
+    RecyclingAllocator,
+    Shard,
+    epoch_schedule,
+)
 
 __all__ = [
     "Allocator",
@@ -11,6 +20,7 @@ __all__ = [
     "ChunkGroup",
     "DatasetReader",
     "ErrorPolicy",
+    "RecyclingAllocator",
     "SampleDecoder",
     "Shard",
     "epoch_schedule",

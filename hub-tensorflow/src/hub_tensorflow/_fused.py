@@ -12,8 +12,6 @@ pool of threads (the decoders release the GIL). The batches are exactly those th
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,9 +22,10 @@ import numpy as np
 import tensorflow as tf
 
 from hub.compression import get_codec
+from hub.core.reading import RecyclingAllocator
 from hub.errors import SampleDecodeError
 
-__all__ = ["BufferPool", "FusedColumn", "HubTFDataset", "batch_stream", "decode_threads"]
+__all__ = ["FusedColumn", "HubTFDataset", "batch_stream", "decode_threads"]
 
 
 class HubTFDataset(tf.data.Dataset):  # type: ignore[misc]  # TensorFlow ships no type information
@@ -89,39 +88,6 @@ def decode_threads() -> int:
     return min(8, cpus + 1)
 
 
-class BufferPool:
-    """Batch arrays on reused memory, 64-byte aligned, so that TensorFlow takes them without a copy.
-
-    TensorFlow wraps an aligned numpy array in a tensor without copying it, holding a reference to it for as long
-    as any tensor uses that memory. A buffer is handed out again only when nothing but this pool refers to it, so
-    a batch the user keeps is never overwritten. Reusing memory matters: a fresh page costs the kernel a fault
-    (several microseconds on a virtual machine), and a batch of 256x256 images spans three thousand pages.
-    """
-
-    ALIGN = 64
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._buffers: list[np.ndarray] = []
-        self._lock = threading.Lock()
-
-    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        with self._lock:
-            for i in range(len(self._buffers)):
-                # References: the list's and getrefcount's argument. A batch handed out holds one more.
-                if len(self._buffers[i]) >= nbytes + self.ALIGN and sys.getrefcount(self._buffers[i]) <= 2:
-                    return self._view(self._buffers[i], shape, dtype, nbytes)
-            buffer = np.empty(nbytes + self.ALIGN, dtype=np.uint8)
-            if len(self._buffers) < self._limit:
-                self._buffers.append(buffer)
-        return self._view(buffer, shape, dtype, nbytes)
-
-    def _view(self, buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, nbytes: int) -> np.ndarray:
-        start = -buffer.ctypes.data % self.ALIGN
-        return buffer[start : start + nbytes].view(dtype).reshape(shape)
-
-
 def batch_stream(
     blocks: Iterator[dict[str, Any]],
     columns: list[FusedColumn],
@@ -136,8 +102,9 @@ def batch_stream(
     """
     pool = ThreadPoolExecutor(threads, thread_name_prefix="hub-tf-decode")
     pending: deque[Future[list[np.ndarray]]] = deque()
-    # Room for the batches in the works, the consumer's prefetch buffer and the batch in use, and a few more.
-    buffers = BufferPool(limit=4 * threads + 8)
+    # Room for the batches in the works, the consumer's prefetch buffer and the batch in use, and a few more. The
+    # memory is 64-byte aligned, so TensorFlow takes it without a copy, and reused once nothing refers to it.
+    buffers = RecyclingAllocator(limit=4 * threads + 8)
     try:
         for rows in _cut(blocks, batch_size, drop_remainder):
             pending.append(pool.submit(_assemble, rows, columns, buffers))
@@ -172,7 +139,7 @@ def _join(head: Any, tail: Any) -> Any:
     return list(head) + list(tail)
 
 
-def _assemble(rows: dict[str, Any], columns: list[FusedColumn], buffers: BufferPool) -> list[np.ndarray]:
+def _assemble(rows: dict[str, Any], columns: list[FusedColumn], buffers: RecyclingAllocator) -> list[np.ndarray]:
     """One batch: each column's values as one array (compressed samples decoded straight into it)."""
     out = []
     for column in columns:
@@ -189,12 +156,12 @@ def _assemble(rows: dict[str, Any], columns: list[FusedColumn], buffers: BufferP
     return out
 
 
-def _decode(column: FusedColumn, stored: list[bytes], indices: np.ndarray, buffers: BufferPool) -> np.ndarray:
+def _decode(column: FusedColumn, stored: list[bytes], indices: np.ndarray, buffers: RecyclingAllocator) -> np.ndarray:
     """Compressed samples of one shape decoded into one array; a failure names the tensor and the sample."""
     assert column.shape is not None and column.compression is not None
     stored_dtype = np.dtype(column.stored_dtype or "uint8")
     if stored_dtype == column.dtype:
-        batch = buffers.take((len(stored), *column.shape), stored_dtype)
+        batch = buffers((len(stored), *column.shape), stored_dtype)
     else:  # cast below, into a new array
         batch = np.empty((len(stored), *column.shape), dtype=stored_dtype)
     codec = get_codec(column.compression)

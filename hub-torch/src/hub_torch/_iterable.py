@@ -17,7 +17,7 @@ from torch.utils.data._utils.collate import default_convert as _default_convert
 
 import hub
 from hub.core.polygons import is_ragged_polygon
-from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, Shard
+from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, RecyclingAllocator, Shard
 from hub.errors import DynamicShapeError
 from hub_torch._convert import WIDER, pad_stack, polygons_to_torch, to_torch, torch_dtype_for, writable
 from hub_torch._pack import ArenaAllocator, Premade, pack_size
@@ -222,6 +222,11 @@ class HubIterableDataset(IterableDataset[Any]):
         turn = self._turn(num_workers) if info is not None else 1
         plain = frozenset(WIDER)
         allocator = None
+        recycled = None
+        if fast and info is None:
+            # Batches made in this process: their memory is reused once the user lets go of them (fresh pages
+            # cost the kernel a fault each, about as much as copying raw samples into them).
+            recycled = RecyclingAllocator()
         if fast and info is not None:
             allocator = ArenaAllocator(
                 self.arena_rows(num_workers),
@@ -241,7 +246,7 @@ class HubIterableDataset(IterableDataset[Any]):
             drop_last=self.drop_last,
             buffer_bytes=self.buffer_bytes,
             skip=skip if self.batch_size is not None else 0,
-            alloc=allocator,
+            alloc=allocator or recycled,
             errors=self.errors,
             return_index=True,
             fetcher=fetcher,

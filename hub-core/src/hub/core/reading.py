@@ -10,6 +10,8 @@ The lower-level steps are public too: :meth:`DatasetReader.plan`, :class:`ChunkF
 from __future__ import annotations
 
 import math
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +47,7 @@ __all__ = [
     "ChunkFetcher",
     "DatasetReader",
     "Allocator",
+    "RecyclingAllocator",
     "ErrorPolicy",
     "epoch_schedule",
 ]
@@ -539,6 +542,48 @@ class DatasetReader:
             if return_index:
                 out["index"] = self.global_indices(positions)
             return out
+
+
+class RecyclingAllocator:
+    """An :data:`Allocator` whose batch arrays reuse memory that nothing refers to any more, 64-byte aligned.
+
+    A batch array is a view of one of at most ``limit`` buffers; a buffer is handed out again only when the pool
+    holds the only reference to it, i.e. when every view of it (and every array or framework tensor sharing its
+    memory, such as ``torch.from_numpy`` or TensorFlow's zero-copy tensors, which keep a reference) is gone. A
+    batch the user keeps is never overwritten. Reusing memory saves the kernel's work on fresh pages (a fault
+    per 4 KiB page, several microseconds each on a virtual machine: for a batch of 256x256 images, as much as
+    decoding them). Alignment lets TensorFlow take the arrays without copying them. Thread-safe.
+    """
+
+    ALIGN = 64
+
+    def __init__(self, limit: int = 16) -> None:
+        self._limit = limit
+        self._buffers: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        if dtype.hasobject:
+            return np.empty(shape, dtype=dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        with self._lock:
+            for buffer in self._buffers:
+                # References: the list's, this loop's and getrefcount's argument. A view handed out adds one.
+                if len(buffer) >= nbytes + self.ALIGN and sys.getrefcount(buffer) <= 3:
+                    return self._view(buffer, shape, dtype, nbytes)
+            buffer = np.empty(nbytes + self.ALIGN, dtype=np.uint8)
+            if len(self._buffers) < self._limit:
+                self._buffers.append(buffer)
+            else:  # every buffer is in use: the smallest goes, so that the pool follows the batch sizes in use
+                smallest = min(range(len(self._buffers)), key=lambda i: len(self._buffers[i]))
+                if len(self._buffers[smallest]) < len(buffer):
+                    self._buffers[smallest] = buffer
+            return self._view(buffer, shape, dtype, nbytes)
+
+    def _view(self, buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, nbytes: int) -> np.ndarray:
+        start = -buffer.ctypes.data % self.ALIGN
+        return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def epoch_schedule(
