@@ -67,7 +67,7 @@ def train(ds: hub.Dataset, epochs: int = 3) -> float:
 
 
 def tensorflow_epoch(ds: hub.Dataset) -> None:
-    """One epoch of the dataset as a tf.data pipeline: shuffled (image, label) batches, JPEGs decoded by TensorFlow."""
+    """One epoch of the dataset as a tf.data pipeline: shuffled (image, label) batches, made whole by hub."""
     import tensorflow as tf
 
     train = ds.tensorflow(tensors=["images", "labels"], shuffle=True, seed=0).batch(4).prefetch(tf.data.AUTOTUNE)
@@ -107,7 +107,8 @@ def main() -> None:
 
     # Into PyTorch: worker processes stream whole chunks and decode whole batches (pip install hub-torch).
     train(ds)
-    # Into TensorFlow: a tf.data pipeline; TensorFlow's threads decode the JPEGs (pip install "hub-tensorflow[cpu]").
+    # Into TensorFlow: a tf.data pipeline whose .batch() hub makes whole, decoding JPEGs on its threads
+    # (pip install "hub-tensorflow[cpu]").
     tensorflow_epoch(ds)
 
     # Underneath, every dataset is a storage of keys with atomic writes and compare-and-swap.

@@ -249,3 +249,25 @@ def test_shuffled_batches_can_be_handed_over_mixed(numbers: hub.Dataset) -> None
         assert a["index"].tolist() == sorted(a["index"].tolist())
         np.testing.assert_array_equal(b["labels"].ravel(), b["index"] % 7)
     assert any(b["index"].tolist() != sorted(b["index"].tolist()) for b in mixed)
+
+
+def test_a_pickled_reader_reads_the_metadata_its_sender_saw(tmp_path: Path) -> None:
+    """Workers get the sender's tensor metadata and chunk indexes: no storage round trips, and the samples the
+    sender planned with, even when the branch has moved on (as a forked worker, which inherits them)."""
+    ds = _numbers(str(tmp_path / "moving"), 200)
+    reader = DatasetReader(ds, ["x", "labels"])
+    chunks = {g.chunks["x"] for g in reader.plan(Shard(), batch_size=10)}  # the plans are made: they go along
+    assert len(chunks) > 1
+    data = pickle.dumps(reader)
+    ds.commit("first 200")  # committed chunks stay; what follows goes to new ones
+    with ds:
+        ds.x.extend(np.full((10, 3, 4), -1, dtype=np.int32))
+        ds.labels.extend(np.zeros(10, dtype=np.uint32))
+        ds.names.extend(["late"] * 10)
+    assert len(DatasetReader(ds, ["x"])) == 210
+    copy = pickle.loads(data)
+    assert len(copy) == 200
+    assert copy.meta("x").length == 200
+    batch = next(copy.batches(batch_size=200))
+    assert batch["x"][:, 0, 0].tolist() == [12 * i for i in range(200)]
+    assert batch["labels"].ravel().tolist() == [i % 7 for i in range(200)]

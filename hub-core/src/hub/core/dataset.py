@@ -152,6 +152,18 @@ class _State:
             engine = self.engines[key] = TensorEngine(self.storage, self.meta.tensors[key])
         return engine
 
+    def load_indexes(self, keys: list[str]) -> None:
+        """Fetch the chunk indexes of tensors ``keys`` that aren't loaded yet in one ``get_many`` (in parallel on
+        remote storage: a round trip for all, not one each)."""
+        wanted = {}
+        for key in keys:
+            engine = self.engine(key)
+            if not engine.index_loaded and engine.meta.index is not None:
+                wanted[engine.meta.index] = engine
+        if len(wanted) > 1:
+            for index_key, data in self.storage.get_many(list(wanted)).items():
+                wanted[index_key].set_index_bytes(data)
+
     def check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyError(

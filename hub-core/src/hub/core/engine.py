@@ -117,6 +117,15 @@ class TensorEngine:
         return self._index
 
     @property
+    def index_loaded(self) -> bool:
+        return self._index is not None
+
+    def set_index_bytes(self, data: bytes) -> None:
+        """The stored chunk index, fetched by the caller (``_State.load_indexes``), if none is loaded yet."""
+        if self._index is None and self.meta.index is not None:
+            self._index = ChunkIndex.frombytes(data, self.meta.index)
+
+    @property
     def dirty(self) -> bool:
         return self._dirty or self._tail_dirty
 

@@ -143,6 +143,10 @@ class DatasetReader:
                 raise TensorNotFoundError(f"tobytes names tensors {sorted(unknown)} that are not read.")
         self._plans: dict[str, _TensorPlan] | None = None
         self._globals: np.ndarray | None = None
+        self._storage: Storage | None = None
+        # The tensors' metadata and chunk indexes as this reader first saw them: sent with the reader to worker
+        # processes, which then read the same version without asking storage again (a round trip per object).
+        self._snapshot: dict[str, tuple[str, TensorMeta, ChunkIndex]] | None = None
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -152,7 +156,10 @@ class DatasetReader:
                 "Use num_workers=0, the 'fork' start method, or store the dataset on disk (hub.deepcopy(src, path))."
             )
         state = self.__dict__.copy()
-        state.update(_dataset=None, _plans=None, _globals=None)
+        plans = self._plans
+        if plans is not None and all(not _needs_dataset(p.meta) for p in plans.values()):
+            state["_snapshot"] = {name: (p.key, p.meta, p.index) for name, p in plans.items()}
+        state.update(_dataset=None, _plans=None, _globals=None, _storage=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -173,7 +180,13 @@ class DatasetReader:
 
     @property
     def storage(self) -> Storage:
-        return self.dataset._state.storage
+        if self._dataset is not None:
+            return self._dataset._state.storage
+        if self._storage is None:  # a worker with a snapshot of the metadata: no need to open the dataset
+            from hub.storage import storage_from_url
+
+            self._storage = storage_from_url(self._url, creds=self._creds, read_only=True)
+        return self._storage
 
     def gives_bytes(self, name: str) -> bool:
         """Whether tensor ``name`` is read as its stored bytes (``tobytes``) rather than decoded."""
@@ -187,9 +200,15 @@ class DatasetReader:
         return len(self._selection)
 
     def _tensor_plans(self) -> dict[str, _TensorPlan]:
+        if self._plans is None and self._snapshot is not None:
+            self._plans = {
+                name: _TensorPlan(name, key, meta, index, decoder_for(meta))
+                for name, (key, meta, index) in self._snapshot.items()
+            }
         if self._plans is None:
             ds = self.dataset
             plans = {}
+            ds._state.load_indexes([f"{self._group}/{name}" if self._group else name for name in self.tensors])
             for name in self.tensors:
                 key = f"{self._group}/{name}" if self._group else name
                 engine = ds._state.engine(key)
@@ -393,7 +412,6 @@ class DatasetReader:
         alloc: Allocator | None,
     ) -> Any:
         meta = plan.meta
-        engine = self.dataset._state.engine(plan.key)
         decoder = plan.decoder
         if plan.name in self._tobytes:
             if any(isinstance(d, TileManifest) for d, _ in stored):
@@ -404,8 +422,8 @@ class DatasetReader:
         def one(i: int, out: np.ndarray | None = None) -> Any:
             data, shape = stored[i]
             with _sample_errors(plan.name, int(glob[i])):
-                if isinstance(data, TileManifest):
-                    value = engine.read_tiled(data, (), decoder.decode)
+                if isinstance(data, TileManifest):  # tiles are read through the dataset, opened if need be
+                    value = self.dataset._state.engine(plan.key).read_tiled(data, (), decoder.decode)
                 elif out is not None and array and meta.sample_compression is not None:
                     from hub.compression import get_codec
 
@@ -699,6 +717,11 @@ def _sample_errors(tensor: str, index: int) -> Iterator[None]:
     # Decoders (per-htype plug-ins included) raise many kinds of error on bad bytes; the caller needs one.
     except Exception as e:
         raise SampleDecodeError.at(tensor, index, e) from e
+
+
+def _needs_dataset(meta: TensorMeta) -> bool:
+    """Whether decoding the tensor needs the open dataset (links resolve with its credentials)."""
+    return "link" in meta.htype
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
