@@ -48,6 +48,7 @@ def test_fused_batches_equal_element_wise_batches(image_ds: hub.Dataset, batch_s
     plain = element_wise(make()).batch(batch_size, drop_remainder=drop_remainder)
     assert fused.element_spec == plain.element_spec
     assert int(fused.cardinality()) == int(plain.cardinality())
+    assert fused.options().autotune.enabled is False  # hub's threads set the parallelism (see docs/api.md)
     for _ in range(2):  # two epochs each: the second differs from the first, equally on both sides
         assert_same_batches(as_numpy(fused), as_numpy(plain))
     counts = [len(b[2]) for b in as_numpy(fused)]

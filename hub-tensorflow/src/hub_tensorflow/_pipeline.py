@@ -159,7 +159,12 @@ def dataset_to_tensorflow(
         total = _count(reader, shard_of(0, 1))
         count = total // batch_size if drop_remainder else -(-total // batch_size)
         batches = batches.apply(tf.data.experimental.assert_cardinality(count))
-        return _distributed(batches, input_context)
+        # Our threads set the parallelism here; tf.data's autotuning would only add its model thread, which holds
+        # the end of an epoch for up to a second at random (the iterator waits out its sleep). Users may turn it
+        # back on with with_options; AUTOTUNE parallelism then means one per CPU.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return _distributed(batches.with_options(options), input_context)
 
     return HubTFDataset(out, fuse)
 
