@@ -21,9 +21,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from hub.compression import get_codec
-from hub.core.reading import RecyclingAllocator
-from hub.errors import SampleDecodeError
+from hub.core.reading import RecyclingAllocator, decode_batch_into
 
 __all__ = ["FusedColumn", "HubTFDataset", "batch_stream", "decode_threads"]
 
@@ -164,10 +162,5 @@ def _decode(column: FusedColumn, stored: list[bytes], indices: np.ndarray, buffe
         batch = buffers((len(stored), *column.shape), stored_dtype)
     else:  # cast below, into a new array
         batch = np.empty((len(stored), *column.shape), dtype=stored_dtype)
-    codec = get_codec(column.compression)
-    for i, data in enumerate(stored):
-        try:
-            codec.decode_into(data, batch[i], dtype=column.stored_dtype)
-        except Exception as e:
-            raise SampleDecodeError.at(column.key, int(indices[i]), e) from e
+    decode_batch_into(column.key, column.compression, column.stored_dtype, stored, batch, indices)
     return batch.astype(column.dtype, copy=False)

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from hub import DatasetReader, Shard
+from hub.core.decoding import ArrayDecoder, decoder_for
 from hub.errors import LoaderOptionError, TensorNotFoundError
 from hub_tensorflow._columns import Column, choose_route
 from hub_tensorflow._fused import FusedColumn, HubTFDataset, batch_stream, decode_threads
@@ -129,7 +130,8 @@ def dataset_to_tensorflow(
 
     out = samples.map(plain(finish), num_parallel_calls=num_parallel_calls, deterministic=True)
     # A known length lets Keras size its epochs and progress bars; tf.data checks it as samples flow.
-    out = out.apply(tf.data.experimental.assert_cardinality(_count(reader, shard_of(0, 1))))
+    total = _count(reader, shard_of(0, 1))
+    out = out.apply(tf.data.experimental.assert_cardinality(total))
     if transform is not None:
         out = out.map(lambda *element: transform(element if as_tuple else element[0]), num_parallel_calls)
     out = _distributed(out, input_context)
@@ -156,7 +158,6 @@ def dataset_to_tensorflow(
 
         signature = tuple(specs) if as_tuple else dict(zip(names, specs, strict=True))
         batches = tf.data.Dataset.from_generator(generate, output_signature=signature)
-        total = _count(reader, shard_of(0, 1))
         count = total // batch_size if drop_remainder else -(-total // batch_size)
         batches = batches.apply(tf.data.experimental.assert_cardinality(count))
         # Our threads set the parallelism here; tf.data's autotuning would only add its model thread, which holds
@@ -192,7 +193,9 @@ def _fused_columns(columns: list[Column], probe: DatasetReader) -> list[FusedCol
             continue
         if c.route not in ("jpeg", "fixed") or not spec.shape.is_fully_defined():
             return None
-        plain_array = meta.htype.split("[", 1)[0] not in ("link", "sequence")
+        # Decoded by the codec itself where hub-core's reader would too: plain arrays (not links, sequences or
+        # a plug-in's decoder), none stored as tiles.
+        plain_array = type(decoder_for(meta)) is ArrayDecoder
         compressed = meta.sample_compression if plain_array and not probe.has_tiles(c.key) else None
         dtype = c.spec.numpy_dtype
         out.append(FusedColumn(c.key, tuple(spec.shape.as_list()), dtype, meta.dtype, compressed))

@@ -113,7 +113,8 @@ class TensorEngine:
             if self.meta.index is None:
                 self._index = ChunkIndex()
             else:
-                self._index = ChunkIndex.frombytes(self.storage.get(self.meta.index), self.meta.index)
+                self.set_index_bytes(self.storage.get(self.meta.index))
+        assert self._index is not None
         return self._index
 
     @property
