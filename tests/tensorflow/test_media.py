@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import hub
-from tests.core.media._make import decode_video, write_media_dataset
+from tests.core.media._make import decode_video, linked_scenes, write_media_dataset
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +41,7 @@ def test_media_through_tf_data(media: tuple[Path, dict[str, list[Path]]]) -> Non
 
 
 def test_sequences_of_links_through_tf_data(tmp_path: Path) -> None:
-    from PIL import Image
-
-    ds = hub.empty(tmp_path / "ds")
-    ds.create_tensor("scenes", htype="sequence[link[image]]")
-    for i in range(3):
-        items = []
-        for j in range(i + 1):
-            path = tmp_path / f"v{i}{j}.png"
-            Image.fromarray(np.full((6, 5, 3), 10 * i + j, np.uint8)).save(path)
-            items.append(hub.link(path))
-        ds.scenes.append(items)
-    out = hub.load(tmp_path / "ds", read_only=True).tensorflow()
+    out = linked_scenes(tmp_path).tensorflow()
     assert out.element_spec["scenes"].shape.as_list() == [None, 6, 5, 3]
     assert out.element_spec["scenes"].dtype == tf.uint8
     for i, element in enumerate(out):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import hub
-from tests.core.media._make import decode_video, write_media_dataset
+from tests.core.media._make import decode_video, linked_scenes, write_media_dataset
 
 
 @pytest.fixture(scope="module")
@@ -42,25 +42,9 @@ def test_media_through_the_loader(
     assert bytes(first["linked"][0]) == files["pictures"][0].read_bytes()
 
 
-def _linked_scenes(root: Path) -> hub.Dataset:
-    """Three sequences of 1, 2 and 3 links to 6x5 PNGs; item ``j`` of sequence ``i`` is filled with ``10 * i + j``."""
-    from PIL import Image
-
-    ds = hub.empty(root / "ds")
-    ds.create_tensor("scenes", htype="sequence[link[image]]")
-    for i in range(3):
-        items = []
-        for j in range(i + 1):
-            path = root / f"v{i}{j}.png"
-            Image.fromarray(np.full((6, 5, 3), 10 * i + j, np.uint8)).save(path)
-            items.append(hub.link(path))
-        ds.scenes.append(items)
-    return hub.load(root / "ds", read_only=True)
-
-
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_sequences_of_links_through_the_loader(tmp_path: Path, num_workers: int) -> None:
-    ds = _linked_scenes(tmp_path)
+    ds = linked_scenes(tmp_path)
     seen = 0
     for batch in ds.pytorch(num_workers=num_workers, batch_size=1):
         scene = np.asarray(batch["scenes"][0])

@@ -9,6 +9,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+import hub
+
 
 def mem_url() -> str:
     """A fresh in-memory dataset URL (mem:// names are shared by the whole process)."""
@@ -73,8 +75,12 @@ def tone(n: int, rate: int, channels: int = 2) -> np.ndarray:
     return np.stack(waves[:channels], axis=-1).astype(np.float32)
 
 
-def write_audio(path: Path, samples: np.ndarray, fmt: str = "wav", rate: int = 48000) -> Path:
-    container, encoder, _ = AUDIO_FORMATS[fmt]
+def write_audio(
+    path: Path, samples: np.ndarray, fmt: str = "wav", rate: int = 48000, encoder: str | None = None
+) -> Path:
+    """``samples`` (n, channels) float32 written as ``fmt``, with the format's usual encoder or ``encoder``."""
+    container, usual, _ = AUDIO_FORMATS[fmt]
+    encoder = encoder or usual
     layout = "mono" if samples.shape[1] == 1 else "stereo"
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(encoder, rate=rate, layout=layout)
@@ -151,3 +157,19 @@ def write_media_dataset(root: Path, count: int) -> tuple[Path, dict[str, list[Pa
             )
     ds.close()
     return root / "ds", {"clips": clips, "sounds": sounds, "pictures": pictures}
+
+
+def linked_scenes(root: Path) -> hub.Dataset:
+    """Three sequences of 1, 2 and 3 links to 6x5 PNGs; item ``j`` of sequence ``i`` is filled with ``10 * i + j``."""
+    from PIL import Image
+
+    ds = hub.empty(root / "ds")
+    ds.create_tensor("scenes", htype="sequence[link[image]]")
+    for i in range(3):
+        items = []
+        for j in range(i + 1):
+            path = root / f"v{i}{j}.png"
+            Image.fromarray(np.full((6, 5, 3), 10 * i + j, np.uint8)).save(path)
+            items.append(hub.link(path))
+        ds.scenes.append(items)
+    return hub.load(root / "ds", read_only=True)

@@ -100,15 +100,7 @@ def test_a_sample_range_is_decoded_from_a_seek_not_from_the_start(fmt: str) -> N
 
 @pytest.mark.parametrize("encoder", ["pcm_u8", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_f64le"])
 def test_pcm_wav_ranges_are_sliced_exactly_as_ffmpeg_decodes(encoder: str, tmp_path: Path) -> None:
-    path = tmp_path / "pcm.wav"
-    samples = tone(5000, 8000)
-    with av.open(str(path), "w", format="wav") as out:
-        stream = out.add_stream(encoder, rate=8000, layout="stereo")
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="stereo")
-        frame.sample_rate = 8000
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    data = path.read_bytes()
+    data = write_audio(tmp_path / "pcm.wav", tone(5000, 8000), rate=8000, encoder=encoder).read_bytes()
     codec = get_codec("wav")
     assert isinstance(codec, AudioCodec)
     full = codec.decode(data)
@@ -120,14 +112,9 @@ def test_pcm_wav_ranges_are_sliced_exactly_as_ffmpeg_decodes(encoder: str, tmp_p
 
 
 def test_wav_that_is_not_pcm_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
-    path = tmp_path / "mulaw.wav"
-    with av.open(str(path), "w", format="wav") as out:
-        stream = out.add_stream("pcm_mulaw", rate=8000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(tone(4000, 8000, channels=1).reshape(1, -1), format="flt", layout="mono")
-        frame.sample_rate = 8000
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    data = path.read_bytes()
+    data = write_audio(
+        tmp_path / "mulaw.wav", tone(4000, 8000, channels=1), rate=8000, encoder="pcm_mulaw"
+    ).read_bytes()
     codec = get_codec("wav")
     assert isinstance(codec, AudioCodec)
     result = codec.decode_range(data, 2500, 2600)
