@@ -24,6 +24,7 @@ def _without_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(**params)
 
     monkeypatch.setattr(hub.integrations, "entry_points", no_hub_plugins)
+    monkeypatch.setattr(hub.integrations, "_found", {})  # forget integrations found earlier in this process
 
 
 @pytest.mark.parametrize(("name", "dist"), [("pytorch", "hub-torch"), ("tensorflow", "hub-tensorflow")])

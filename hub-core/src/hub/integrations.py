@@ -20,11 +20,22 @@ GROUP = "hub.integrations"
 INSTALL_HINTS = {"pytorch": "hub-torch", "tensorflow": "hub-tensorflow"}
 
 
+_found: dict[str, Callable[..., Any]] = {}
+
+
 def load_integration(name: str) -> Callable[..., Any]:
-    """The callable registered as integration ``name``; a clear ImportError if none is installed."""
-    for ep in entry_points(group=GROUP, name=name):
-        hook: Callable[..., Any] = ep.load()
+    """The callable registered as integration ``name``; a clear ImportError if none is installed.
+
+    A found integration is remembered (scanning the installed distributions' entry points takes milliseconds,
+    a cost ``ds.pytorch()`` would pay at every epoch's loader); one not found is looked for again next time.
+    """
+    hook = _found.get(name)
+    if hook is not None:
         return hook
+    for ep in entry_points(group=GROUP, name=name):
+        loaded: Callable[..., Any] = ep.load()
+        _found[name] = loaded
+        return loaded
     dist = INSTALL_HINTS.get(name)
     if dist is None:
         raise IntegrationNotInstalledError(

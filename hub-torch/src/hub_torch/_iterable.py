@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ from torch.utils.data._utils.collate import default_convert as _default_convert
 import hub
 from hub.core.polygons import is_ragged_polygon
 from hub.core.reading import ChunkFetcher, DatasetReader, ErrorPolicy, RecyclingAllocator, Shard
-from hub.errors import DynamicShapeError
+from hub.errors import DynamicShapeError, LoaderOptionError
 from hub_torch._convert import WIDER, pad_stack, polygons_to_torch, to_torch, torch_dtype_for, writable
 from hub_torch._pack import ArenaAllocator, Premade, pack_size
 
@@ -79,14 +81,14 @@ class HubIterableDataset(IterableDataset[Any]):
         decode_method = dict(decode_method or {})
         for name, how in decode_method.items():
             if how not in ("numpy", "tobytes", "pil"):
-                raise ValueError(f"decode_method for {name!r} must be 'numpy', 'tobytes' or 'pil', got {how!r}.")
+                raise LoaderOptionError(f"decode_method for {name!r} must be 'numpy', 'tobytes' or 'pil', got {how!r}.")
         self.reader = DatasetReader(
             dataset, tensors, tobytes=[n for n, how in decode_method.items() if how == "tobytes"]
         )
         self.names = list(self.reader.tensors)
         self.pil = [n for n, how in decode_method.items() if how == "pil"]
         if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int or None, got {batch_size}.")
+            raise LoaderOptionError(f"batch_size must be a positive int or None, got {batch_size}.")
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.buffer_bytes = int(buffer_size * 2**20)
@@ -109,6 +111,8 @@ class HubIterableDataset(IterableDataset[Any]):
         self._rotate = 0
         #: Whether workers send packs of batches (set by HubDataLoader, which unpacks them).
         self.packing = False
+        #: Worker threads that make the batches in the loader's own process (0: none; ``parallelism="threads"``).
+        self.threads = 0
         #: The shared slot flags through which HubDataLoader returns arenas to the workers (None: no recycling),
         #: and whether workers must send recycled arenas with every pack (pin_memory: the loader sees copies).
         self.arena_flags: torch.Tensor | None = None
@@ -159,7 +163,7 @@ class HubIterableDataset(IterableDataset[Any]):
 
     def _turn(self, num_workers: int) -> int:
         """Batches per message from a worker (a pack) when worker processes send them."""
-        return self.pack if self.packing and self._fast() and num_workers > 0 else 1
+        return self.pack if (self.packing or self.threads) and self._fast() and num_workers > 0 else 1
 
     def _step(self) -> int:
         return self.batch_size or _PER_SAMPLE_BATCH
@@ -214,13 +218,15 @@ class HubIterableDataset(IterableDataset[Any]):
     # ------------------------------------------------------------ reading
     def __iter__(self) -> Iterator[Any]:
         info = get_worker_info()
+        if info is None and self.threads > 0:
+            yield from self._threaded(self.threads)
+            return
         num_workers = info.num_workers if info is not None else 1
         worker = (info.id + self._rotate) % num_workers if info is not None else 0
         skip = self._skip.get(worker, 0)
         self._skip, self._rotate = {}, 0
         fast = self._fast()
         turn = self._turn(num_workers) if info is not None else 1
-        plain = frozenset(WIDER)
         allocator = None
         recycled = None
         if fast and info is None:
@@ -230,31 +236,15 @@ class HubIterableDataset(IterableDataset[Any]):
         if fast and info is not None:
             allocator = ArenaAllocator(
                 self.arena_rows(num_workers),
-                plain,
+                frozenset(WIDER),
                 flags=self.arena_flags,
                 worker=info.id,
                 resend=self.resend_arenas,
                 premade=self.arena_premade[info.id] if self.arena_premade else [],
             )
-        fetcher = ChunkFetcher(self.reader.storage)
-        batches = self.reader.batches(
-            Shard(self.rank, self.world_size, worker, num_workers),
-            batch_size=self._step(),
-            shuffle=self.shuffle,
-            seed=self.seed,
-            epoch=self.epoch,
-            drop_last=self.drop_last,
-            buffer_bytes=self.buffer_bytes,
-            skip=skip if self.batch_size is not None else 0,
-            alloc=allocator or recycled,
-            errors=self.errors,
-            return_index=True,
-            fetcher=fetcher,
-            turn=turn,
-        )
         done = skip if self.batch_size is not None else 0
         pending: list[Any] = []
-        for batch in batches:
+        for batch in self._reader_batches(worker, num_workers, skip, turn, allocator or recycled):
             if allocator is not None:
                 # A message ends at the worker's next multiple of `turn` batches, whatever it skipped.
                 pending.append(self._batch(batch, allocator))
@@ -271,10 +261,97 @@ class HubIterableDataset(IterableDataset[Any]):
                     yield default_convert(self._sample(batch, i))
         if pending and allocator is not None:
             yield allocator.pack(pending)
+
+    def _reader_batches(
+        self, worker: int, num_workers: int, skip: int, turn: int, alloc: Any
+    ) -> Generator[dict[str, Any], None, None]:
+        """The reader's batches of shard ``worker`` of ``num_workers`` this epoch, after its first ``skip``."""
+        fetcher = ChunkFetcher(self.reader.storage)
+        yield from self.reader.batches(
+            Shard(self.rank, self.world_size, worker, num_workers),
+            batch_size=self._step(),
+            shuffle=self.shuffle,
+            seed=self.seed,
+            epoch=self.epoch,
+            drop_last=self.drop_last,
+            buffer_bytes=self.buffer_bytes,
+            skip=skip if self.batch_size is not None else 0,
+            alloc=alloc,
+            errors=self.errors,
+            return_index=True,
+            fetcher=fetcher,
+            turn=turn,
+        )
         if fetcher.skipped:
             _log.warning(
                 "Skipped %d samples that failed to decode (rank %d, worker %d).", fetcher.skipped, self.rank, worker
             )
+
+    def _threaded(self, k: int) -> Iterator[Any]:
+        """Batches from ``k`` worker threads, taken in turn as a DataLoader takes them from ``k`` worker processes.
+
+        Thread ``w`` reads the shard that worker process ``w`` would, a couple of batches ahead of the consumer,
+        and the consumer takes the same turns of batches from them as from worker processes' packs: the stream is
+        the one worker processes give, resumed the same way. numpy's gathers release the GIL, so the threads copy
+        in parallel. A worker's error is raised in the consumer; closing the iterator stops the threads.
+        """
+        skips, rotate = self._skip, self._rotate
+        self._skip, self._rotate = {}, 0
+        turn = self._turn(k)
+        recycled = RecyclingAllocator(limit=4 * k + 8)
+        queues: list[queue.Queue[tuple[str, Any]]] = [queue.Queue(maxsize=2) for _ in range(k)]
+        stop = threading.Event()
+
+        def put(q: queue.Queue[tuple[str, Any]], item: tuple[str, Any]) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work(thread: int) -> None:
+            shard = (thread + rotate) % k
+            batches = self._reader_batches(shard, k, skips.get(shard, 0), turn, recycled)
+            try:
+                for batch in batches:
+                    if not put(queues[thread], ("batch", self._batch(batch, None))):
+                        return
+                put(queues[thread], ("end", None))
+            except BaseException as e:  # handed to the consumer, which raises it
+                put(queues[thread], ("error", e))
+            finally:
+                batches.close()
+
+        threads = [
+            threading.Thread(target=work, args=(t,), name=f"hub-torch-worker-{t}", daemon=True) for t in range(k)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            done = [skips.get((t + rotate) % k, 0) for t in range(k)]
+            active = list(range(k))
+            at = 0
+            while active:
+                thread = active[at]
+                kind, value = queues[thread].get()
+                if kind == "error":
+                    raise value
+                if kind == "end":
+                    active.pop(at)
+                else:
+                    yield value
+                    del value
+                    done[thread] += 1
+                    if done[thread] % turn == 0:  # a worker process's pack ends here: the next worker's turn
+                        at += 1
+                if active:
+                    at %= len(active)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
 
     def _batch(self, batch: dict[str, Any], allocator: ArenaAllocator | None) -> Any:
         out: dict[str, Any] = {}

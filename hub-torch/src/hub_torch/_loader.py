@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch.multiprocessing
 from torch.utils.data import DataLoader
 
 import hub
 from hub.core.reading import ErrorPolicy
-from hub.errors import DatasetNotShareableError
+from hub.errors import DatasetNotShareableError, LoaderOptionError
 from hub_torch._iterable import DecodeMethod, HubIterableDataset, Transform
 from hub_torch._pack import RECYCLES, ArenaReturns, premade_arenas, slot_flags, unpack
 
-__all__ = ["HubDataLoader", "dataset_to_pytorch"]
+__all__ = ["HubDataLoader", "Parallelism", "dataset_to_pytorch"]
+
+#: Where ``num_workers`` workers run: "processes" (DataLoader worker processes) or "threads" (in the loader's
+#: process; the same batches in the same order).
+Parallelism = Literal["processes", "threads"]
 
 
 def _passthrough(batch: Any) -> Any:
@@ -56,7 +60,7 @@ class HubDataLoader(DataLoader[Any]):
         dataset = self.dataset
         dataset.set_epoch(self._epoch)
         if self._resume:
-            dataset.resume_after(self._resume, self.num_workers)
+            dataset.resume_after(self._resume, dataset.threads or self.num_workers)
         self._taken, self._resume = self._resume, 0
         returns = None
         if dataset.packing and RECYCLES:
@@ -120,21 +124,18 @@ def dataset_to_pytorch(
     *,
     errors: ErrorPolicy = "raise",
     multiprocessing_context: str | None = None,
+    parallelism: Parallelism = "processes",
     **loader_kwargs: Any,
 ) -> HubDataLoader:
     """The hook behind ``ds.pytorch(...)``: a DataLoader over the view (see docs/api.md)."""
     if loader_kwargs.get("persistent_workers"):
-        raise ValueError(
+        raise LoaderOptionError(
             "ds.pytorch() starts its workers anew each epoch (each epoch has its own plan); drop persistent_workers."
         )
-    if num_workers > 0 and dataset.path.startswith("mem://"):
-        method = multiprocessing_context or torch.multiprocessing.get_start_method(allow_none=True) or "fork"
-        if method != "fork":
-            raise DatasetNotShareableError(
-                f"The dataset {dataset.path} lives in this process's memory, so {method!r} worker processes can't "
-                "open it. Use num_workers=0, multiprocessing_context='fork', or store it on disk "
-                "(hub.deepcopy(src, path))."
-            )
+    if parallelism not in ("processes", "threads"):
+        raise LoaderOptionError(f"parallelism must be 'processes' or 'threads', got {parallelism!r}.")
+    if parallelism == "threads" and multiprocessing_context is not None:
+        raise LoaderOptionError("parallelism='threads' starts no processes; drop multiprocessing_context.")
     iterable = HubIterableDataset(
         dataset,
         tensors,
@@ -151,6 +152,19 @@ def dataset_to_pytorch(
         errors=errors,
         distributed=distributed,
     )
+    if num_workers > 0 and parallelism == "threads":
+        iterable.threads = num_workers  # worker threads in this process: no worker process is started
+        return HubDataLoader(
+            iterable, num_workers=0, pin_memory=pin_memory, use_progress_bar=use_progress_bar, **loader_kwargs
+        )
+    if num_workers > 0 and dataset.path.startswith("mem://"):
+        method = multiprocessing_context or torch.multiprocessing.get_start_method(allow_none=True) or "fork"
+        if method != "fork":
+            raise DatasetNotShareableError(
+                f"The dataset {dataset.path} lives in this process's memory, so {method!r} worker processes can't "
+                "open it. Use num_workers=0, multiprocessing_context='fork', or store it on disk "
+                "(hub.deepcopy(src, path))."
+            )
     return HubDataLoader(
         iterable,
         num_workers=num_workers,

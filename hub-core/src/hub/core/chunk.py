@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -86,6 +87,14 @@ class ChunkHeader:
         """The shapes of samples ``samples`` (an int array), looked up with no Python loop per run."""
         run = np.searchsorted(self._shape_ends, samples, side="right")
         return list(map(tuple, self.shape_runs[run, 1:].astype(np.int64).tolist()))
+
+    @cached_property
+    def uniform(self) -> tuple[int, int, tuple[int, ...]] | None:
+        """(body start, body end, shape) if all the chunk's samples share a shape and lie back to back, else None.
+
+        Computed once per parsed header: loaders gather raw samples from a whole-chunk view, a copy per chunk run.
+        """
+        return self.uniform_span(0, self.num_samples) if self.num_samples else None
 
     def uniform_span(self, start: int, stop: int) -> tuple[int, int, tuple[int, ...]] | None:
         """(body start, body end, shape) if samples [start, stop) share a shape and lie back to back."""

@@ -26,6 +26,7 @@ from hub.core.chunk import ChunkHeader, read_chunk
 from hub.core.chunk_index import ChunkIndex, chunk_key
 from hub.core.decoding import ArrayDecoder, SampleDecoder, decoder_for
 from hub.core.meta import TensorMeta
+from hub.core.polygons import is_ragged_polygon
 from hub.core.selection import Selection
 from hub.core.tiles import TILED, TileManifest
 from hub.errors import (
@@ -193,6 +194,24 @@ class DatasetReader:
     def gives_bytes(self, name: str) -> bool:
         """Whether tensor ``name`` is read as its stored bytes (``tobytes``) rather than decoded."""
         return name in self._tobytes
+
+    def gathers(self, name: str) -> bool:
+        """Whether tensor ``name``'s samples are gathered as stored, with no decoding and no Python per sample.
+
+        True for raw arrays (no sample compression, the plain array decoder, not read as bytes): copying them is
+        all the work, and a worker process would only copy them once more.
+        """
+        plan = self._tensor_plans()[name]
+        meta = plan.meta
+        return (
+            name not in self._tobytes
+            and type(plan.decoder) is ArrayDecoder
+            and meta.sample_compression is None
+            and meta.dtype is not None
+            and not np.dtype(meta.dtype).hasobject
+            and meta.htype not in ("text", "json", "list")
+            and not is_ragged_polygon(meta.htype, meta.layout)
+        )
 
     @property
     def url(self) -> str:
@@ -381,9 +400,44 @@ class DatasetReader:
         local: np.ndarray,
         chunk: Callable[[str], tuple[ChunkHeader, memoryview]],
         alloc: Allocator | None,
+        rows: Callable[[str, np.dtype], np.ndarray | None] | None = None,
     ) -> np.ndarray | None:
-        """Raw samples of one shape as one array, a numpy gather per chunk; None if shapes differ."""
+        """Raw samples of one shape as one array, a numpy gather per chunk; None if shapes differ.
+
+        A batch in storage order (as loaders plan them) holds one run per chunk: each run is one ``np.take`` from
+        a view of the whole chunk (``rows(key, dtype)``, e.g. :meth:`ChunkFetcher.rows`, which makes it once per
+        chunk) straight into its rows of the batch.
+        """
         dtype = np.dtype(plan.meta.dtype or "uint8")
+        n = len(ids)
+        if n == 0:
+            return None
+        bounds = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), n]
+        run_ids = ids[bounds[:-1]].tolist()
+        if len(set(run_ids)) < len(run_ids):  # a chunk in several runs
+            return self._gather_spans(plan, dtype, ids, local, chunk, alloc)
+        wholes: list[np.ndarray] = []
+        for cid in run_ids:
+            key = chunk_key(plan.meta.id, cid)
+            whole = rows(key, dtype) if rows is not None else chunk_rows(*chunk(key), dtype)
+            if whole is None or (wholes and whole.shape[1:] != wholes[0].shape[1:]):
+                return self._gather_spans(plan, dtype, ids, local, chunk, alloc)
+            wholes.append(whole)
+        out = _allocate(alloc, (n, *wholes[0].shape[1:]), dtype)
+        for a, b, whole in zip(bounds[:-1], bounds[1:], wholes, strict=True):
+            whole.take(local[a:b], axis=0, out=out[a:b])
+        return out
+
+    def _gather_spans(
+        self,
+        plan: _TensorPlan,
+        dtype: np.dtype,
+        ids: np.ndarray,
+        local: np.ndarray,
+        chunk: Callable[[str], tuple[ChunkHeader, memoryview]],
+        alloc: Allocator | None,
+    ) -> np.ndarray | None:
+        """:meth:`_gather_raw` for batches in any order and chunks whose shapes vary: a gather per chunk."""
         views = []
         shape: tuple[int, ...] | None = None
         for cid in _distinct(ids):
@@ -497,6 +551,15 @@ class DatasetReader:
             schedule = epoch_schedule(sizes, batch_size)
         fetcher = fetcher or ChunkFetcher(self.storage)
         positions = np.concatenate([g.positions for g in groups]) if groups else np.zeros(0, np.int64)
+        # Where every sample of the epoch's stream lies, located once for the epoch: each batch then takes slices.
+        stream = np.concatenate(schedule) if schedule else np.zeros(0, np.int64)
+        cuts = np.concatenate([[0], np.cumsum([len(ids) for ids in schedule])]).astype(np.int64).tolist()
+        stream_glob = self.global_indices(positions[stream])
+        raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in self.tensors:
+            found = self._locate_raw(name, stream_glob)
+            if found is not None:
+                raw[name] = found
         owner = np.repeat(np.arange(len(groups)), sizes)
         last_use = np.full(len(groups), -1)
         for j, ids in enumerate(schedule):
@@ -515,7 +578,15 @@ class DatasetReader:
                     fetcher.acquire(groups[int(needed[loaded])].keys())
                     loaded += 1
                 waited = fetcher.waits
-                batch = self._decode_batch(positions[ids], fetcher, alloc, errors, return_index)
+                a, b = cuts[j], cuts[j + 1]
+                batch = self._decode_batch(
+                    positions[ids],
+                    fetcher,
+                    alloc,
+                    errors,
+                    return_index,
+                    (stream_glob[a:b], {name: (c[a:b], o[a:b]) for name, (c, o) in raw.items()}),
+                )
                 if fetcher.waits > waited or j == skip:
                     ahead = min(max(ahead + 1, 2), fetcher.max_ahead)
                 for g in np.flatnonzero(last_use == j):
@@ -529,6 +600,19 @@ class DatasetReader:
         """An estimate of a chunk group's stored bytes: the primary tensor's chunk size target."""
         return int(self._primary().meta.max_chunk_size)
 
+    def _locate_raw(self, name: str, glob: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(chunk ids, offsets in them) of samples ``glob`` of a tensor gathered as stored, or None if it is not
+        (see :meth:`gathers`) or some of these samples are tiled."""
+        if not self.gathers(name):
+            return None
+        index = self._tensor_plans()[name].index
+        entries = index.locate(glob)
+        if ((index.entries["flags"][entries] & TILED) != 0).any():
+            return None
+        ends = index.entries["end"].astype(np.int64)
+        starts = np.where(entries > 0, ends[np.maximum(entries - 1, 0)], 0)
+        return index.entries["id"][entries], glob - starts
+
     def _decode_batch(
         self,
         positions: np.ndarray,
@@ -536,10 +620,20 @@ class DatasetReader:
         alloc: Allocator | None,
         errors: ErrorPolicy,
         return_index: bool,
+        located: tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]] | None = None,
     ) -> dict[str, Any] | None:
+        """The batch at view ``positions``; ``located``: their dataset indices and, for raw tensors, where they
+        lie (from :meth:`_locate_raw`), so that those are gathered with no lookup per batch."""
         while True:
             try:
-                out: dict[str, Any] = {name: self.decode(name, positions, fetcher.get, alloc) for name in self.tensors}
+                out: dict[str, Any] = {}
+                for name in self.tensors:
+                    got = None
+                    if located is not None and name in located[1]:
+                        ids, local = located[1][name]
+                        plan = self._tensor_plans()[name]
+                        got = self._gather_raw(plan, ids, local, fetcher.get, alloc, fetcher.rows)
+                    out[name] = got if got is not None else self.decode(name, positions, fetcher.get, alloc)
             except SampleDecodeError as e:
                 if errors == "raise":
                     raise
@@ -547,11 +641,12 @@ class DatasetReader:
                     errors(e)
                 fetcher.skipped += 1
                 positions = positions[self.global_indices(positions) != e.index]
+                located = None
                 if len(positions) == 0:
                     return None
                 continue
             if return_index:
-                out["index"] = self.global_indices(positions)
+                out["index"] = located[0] if located is not None else self.global_indices(positions)
             return out
 
 
@@ -650,6 +745,7 @@ class ChunkFetcher:
         self._pool: ThreadPoolExecutor | None = None
         self._futures: dict[str, Future[tuple[ChunkHeader, memoryview]]] = {}
         self._refs: Counter[str] = Counter()
+        self._rows: dict[str, np.ndarray | None] = {}
 
     def _load(self, key: str) -> tuple[ChunkHeader, memoryview]:
         try:
@@ -680,11 +776,23 @@ class ChunkFetcher:
             return result
         return future.result()
 
+    def rows(self, key: str, dtype: np.dtype) -> np.ndarray | None:
+        """Chunk ``key``'s samples as one array of rows (see :func:`chunk_rows`), made once while it is held."""
+        if key in self._rows:
+            rows = self._rows[key]
+            if rows is None or rows.dtype == dtype:
+                return rows
+        rows = chunk_rows(*self.get(key), dtype)
+        if key in self._futures:
+            self._rows[key] = rows
+        return rows
+
     def release(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._refs[key] -= 1
             if self._refs[key] <= 0:
                 del self._refs[key]
+                self._rows.pop(key, None)
                 future = self._futures.pop(key, None)
                 if future is not None:
                     future.cancel()
@@ -695,6 +803,7 @@ class ChunkFetcher:
             future.cancel()
         self._futures.clear()
         self._refs.clear()
+        self._rows.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -735,6 +844,17 @@ def decode_batch_into(
         except Exception as e:  # decoders raise many kinds of error on bad bytes (see _sample_errors)
             raise SampleDecodeError.at(tensor, int(indices[i]), e) from e
     return out
+
+
+def chunk_rows(header: ChunkHeader, body: memoryview, dtype: np.dtype) -> np.ndarray | None:
+    """All of a chunk's samples as one array of rows (a view of ``body``), if they share a shape and lie back to
+    back; else None."""
+    span = header.uniform
+    if span is None:
+        return None
+    start, end, shape = span
+    rows = np.frombuffer(body, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start)
+    return rows.reshape(header.num_samples, *shape)
 
 
 def _needs_dataset(meta: TensorMeta) -> bool:
