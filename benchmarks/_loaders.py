@@ -293,6 +293,13 @@ class Hub(System):
             yield _pair(batch)
 
 
+class HubThreads(Hub):
+    """ours with ``parallelism="threads"``: the workers are threads in the loader's own process."""
+
+    def loader_kwargs(self) -> dict[str, Any]:
+        return {"decode_method": None, "parallelism": "threads"}
+
+
 class Hub285(Hub):
     """hub 2.8.5's ``ds.pytorch()`` (its ``decode_method`` takes other values than ours; its default decodes)."""
 
@@ -662,6 +669,7 @@ SYSTEMS: dict[str, type[System]] = {
     "ceiling": Ceiling,
     "reference": Reference,
     "hub": Hub,
+    "hub-threads": HubThreads,
     "hub285": Hub285,
     "hub-tf": HubTensorflow,
     "hub285-tf": Hub285Tensorflow,

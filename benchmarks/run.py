@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "_loaders.py"
 DOC = HERE.parent / "docs" / "benchmarks.md"
 OURS = "hub (ours)"
+OURS_THREADS = f"{OURS}, worker threads"
 CEILING = "decode ceiling"
 #: TensorFlow's own format, read with TFRecordDataset + parallel tf.io.decode_jpeg + prefetch (B7's baseline).
 TFRECORD = "TFRecord + tf.io.decode_jpeg"
@@ -80,6 +81,7 @@ SYSTEMS = {
         SystemSpec(CEILING, "ceiling", "none"),
         SystemSpec("numpy in memory", "reference", "none"),
         SystemSpec(OURS, "hub", "hub"),
+        SystemSpec(OURS_THREADS, "hub-threads", "hub"),
         SystemSpec(f"{OURS} tf.data", "hub-tf", "hub"),
         SystemSpec("torchvision", "torchvision", "torchvision", "torchvision", (*TORCH_PYPI, "simplejpeg")),
         SystemSpec("hub 2.8.5", "hub285", "hub285", "hub285-torch", (*HUB285_REQUIREMENTS, TORCH_CPU)),
@@ -118,7 +120,7 @@ SCENARIOS = {
             "B1",
             "256x256 JPEGs into PyTorch: 2 workers, batch 64, shuffle on",
             "jpeg",
-            (OURS, "torchvision", "webdataset", "mosaicml-streaming", "hub 2.8.5"),
+            (OURS, OURS_THREADS, "torchvision", "webdataset", "mosaicml-streaming", "hub 2.8.5"),
             64,
             full=10_000,
             quick=2000,
@@ -130,6 +132,7 @@ SCENARIOS = {
             (
                 "numpy in memory",
                 OURS,
+                OURS_THREADS,
                 "torchvision",
                 "webdataset",
                 "mosaicml-streaming",

@@ -666,30 +666,31 @@ class RecyclingAllocator:
     def __init__(self, limit: int = 16) -> None:
         self._limit = limit
         self._buffers: list[np.ndarray] = []
+        self._starts: list[int] = []  # where each buffer's aligned memory starts
         self._lock = threading.Lock()
 
     def __call__(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
         if dtype.hasobject:
             return np.empty(shape, dtype=dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         with self._lock:
-            for buffer in self._buffers:
+            for i in range(len(self._buffers)):
+                buffer = self._buffers[i]
                 # References: the list's, this loop's and getrefcount's argument. A view handed out adds one.
                 if len(buffer) >= nbytes + self.ALIGN and sys.getrefcount(buffer) <= 3:
-                    return self._view(buffer, shape, dtype, nbytes)
+                    start = self._starts[i]
+                    return buffer[start : start + nbytes].view(dtype).reshape(shape)
             buffer = np.empty(nbytes + self.ALIGN, dtype=np.uint8)
+            start = -buffer.ctypes.data % self.ALIGN
             if len(self._buffers) < self._limit:
                 self._buffers.append(buffer)
+                self._starts.append(start)
             else:  # every buffer is in use: the smallest goes, so that the pool follows the batch sizes in use
                 smallest = min(range(len(self._buffers)), key=lambda i: len(self._buffers[i]))
                 if len(self._buffers[smallest]) < len(buffer):
-                    self._buffers[smallest] = buffer
-            return self._view(buffer, shape, dtype, nbytes)
-
-    def _view(self, buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, nbytes: int) -> np.ndarray:
-        start = -buffer.ctypes.data % self.ALIGN
-        return buffer[start : start + nbytes].view(dtype).reshape(shape)
+                    self._buffers[smallest], self._starts[smallest] = buffer, start
+            return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def epoch_schedule(
