@@ -416,16 +416,23 @@ class DatasetReader:
         run_ids = ids[bounds[:-1]].tolist()
         if len(set(run_ids)) < len(run_ids):  # a chunk in several runs
             return self._gather_spans(plan, dtype, ids, local, chunk, alloc)
+        tops = np.maximum.reduceat(local, bounds[:-1]).tolist()  # the last sample each run needs
         wholes: list[np.ndarray] = []
-        for cid in run_ids:
+        for cid, top in zip(run_ids, tops, strict=True):
             key = chunk_key(plan.meta.id, cid)
             whole = rows(key, dtype) if rows is not None else chunk_rows(*chunk(key), dtype)
             if whole is None or (wholes and whole.shape[1:] != wholes[0].shape[1:]):
                 return self._gather_spans(plan, dtype, ids, local, chunk, alloc)
+            if top >= len(whole):
+                raise CorruptChunkError(
+                    f"Chunk {key!r} of tensor {plan.name!r} holds {len(whole)} samples, but the tensor's chunk index "
+                    f"places sample {top} in it."
+                )
             wholes.append(whole)
         out = _allocate(alloc, (n, *wholes[0].shape[1:]), dtype)
         for a, b, whole in zip(bounds[:-1], bounds[1:], wholes, strict=True):
-            whole.take(local[a:b], axis=0, out=out[a:b])
+            # Indices checked above; "clip" spares the temporary copy numpy makes of `out` in its default mode.
+            whole.take(local[a:b], axis=0, out=out[a:b], mode="clip")
         return out
 
     def _gather_spans(
@@ -709,21 +716,26 @@ def epoch_schedule(
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     start = int(sizes[0]) if len(sizes) else 0
     target = min(max(capacity, batch_size), max(start, batch_size))
+    # The buffer is kept in a uniformly random order: a batch is then its last samples (a uniform draw of them),
+    # and entering samples are shuffled in with the rest (a permutation per group that enters, not per batch).
     buffer = np.zeros(0, dtype=np.int64)
     entered = 0
     out = []
     served = 0
     while served < total:
         goal = min(max(capacity, batch_size), target + served)
-        while entered < len(sizes) and len(buffer) < goal:
-            buffer = np.concatenate([buffer, np.arange(offsets[entered], offsets[entered + 1])])
+        grew, held = entered, len(buffer)
+        while entered < len(sizes) and held < goal:
+            held += int(sizes[entered])
             entered += 1
+        if entered > grew:
+            buffer = np.concatenate([buffer, np.arange(offsets[grew], offsets[entered])])
+            buffer = buffer[rng.permutation(len(buffer))]
         take = min(batch_size, len(buffer))
-        picks = rng.choice(len(buffer), size=take, replace=False)
         # In storage order within the batch, so that each chunk's samples land in one run of the batch array and
         # raw samples are gathered in one copy per chunk; which samples form a batch is what is random.
-        out.append(np.sort(buffer[picks]))
-        buffer = np.delete(buffer, picks)
+        out.append(np.sort(buffer[len(buffer) - take :]))
+        buffer = buffer[: len(buffer) - take]
         served += take
     return out
 
