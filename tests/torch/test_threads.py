@@ -87,6 +87,31 @@ def test_threads_resume_mid_epoch(raw: hub.Dataset, shuffle: bool) -> None:
     assert taken + [b["index"].tolist() for b in resumed] == full
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_thread_workers_run_transforms_and_collation_as_worker_processes(raw: hub.Dataset, shuffle: bool) -> None:
+    def tenfold(x: np.ndarray) -> np.ndarray:
+        return x * 10
+
+    def make(parallelism: str, **context: Any) -> Any:
+        return raw.pytorch(
+            num_workers=2,
+            batch_size=6,
+            shuffle=shuffle,
+            seed=8,
+            transform={"x": tenfold, "labels": None},
+            parallelism=parallelism,  # type: ignore[arg-type]
+            **context,
+        )
+
+    threaded = [(b["index"].tolist(), b["x"].clone(), b["labels"].clone()) for b in make("threads")]
+    processes = [(b["index"].tolist(), b["x"], b["labels"]) for b in make("processes", multiprocessing_context="fork")]
+    assert [t[0] for t in threaded] == [p[0] for p in processes]
+    for (index, x, labels), (_, px, plabels) in zip(threaded, processes, strict=True):
+        assert torch.equal(x, px) and torch.equal(labels, plabels)
+        assert torch.equal(x[:, 0, 0], torch.tensor(index, dtype=torch.int32) * 80)
+    assert make("threads").dataset.names == ["x", "labels"]  # the transform dict picks the tensors
+
+
 def test_threads_decode_compressed_samples_when_asked(images: hub.Dataset) -> None:
     loader = images.pytorch(num_workers=2, batch_size=8, shuffle=True, seed=1, parallelism="threads")
     assert loader.num_workers == 0 and loader.dataset.threads == 2

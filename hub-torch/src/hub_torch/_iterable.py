@@ -252,15 +252,20 @@ class HubIterableDataset(IterableDataset[Any]):
                 if done % turn == 0:
                     yield allocator.pack(pending)
                     pending = []
-            elif fast:
-                yield self._batch(batch, None)
-            elif self.batch_size is not None:
-                yield self._collate([self._sample(batch, i) for i in range(len(batch["index"]))])
             else:
-                for i in range(len(batch["index"])):
-                    yield default_convert(self._sample(batch, i))
+                yield from self._outputs(batch, fast)
         if pending and allocator is not None:
             yield allocator.pack(pending)
+
+    def _outputs(self, batch: dict[str, Any], fast: bool) -> Iterator[Any]:
+        """What the loader yields for one of the reader's batches, made in this process: a batch, or its samples."""
+        if fast:
+            yield self._batch(batch, None)
+        elif self.batch_size is not None:
+            yield self._collate([self._sample(batch, i) for i in range(len(batch["index"]))])
+        else:
+            for i in range(len(batch["index"])):
+                yield default_convert(self._sample(batch, i))
 
     def _reader_batches(
         self, worker: int, num_workers: int, skip: int, turn: int, alloc: Any
@@ -298,6 +303,7 @@ class HubIterableDataset(IterableDataset[Any]):
         skips, rotate = self._skip, self._rotate
         self._skip, self._rotate = {}, 0
         turn = self._turn(k)
+        fast = self._fast()
         recycled = RecyclingAllocator(limit=4 * k + 8)
         queues: list[queue.Queue[tuple[str, Any]]] = [queue.Queue(maxsize=2) for _ in range(k)]
         stop = threading.Event()
@@ -313,11 +319,12 @@ class HubIterableDataset(IterableDataset[Any]):
 
         def work(thread: int) -> None:
             shard = (thread + rotate) % k
-            batches = self._reader_batches(shard, k, skips.get(shard, 0), turn, recycled)
+            batches = self._reader_batches(shard, k, skips.get(shard, 0), turn, recycled if fast else None)
             try:
                 for batch in batches:
-                    if not put(queues[thread], ("batch", self._batch(batch, None))):
-                        return
+                    for item in self._outputs(batch, fast):
+                        if not put(queues[thread], ("batch", item)):
+                            return
                 put(queues[thread], ("end", None))
             except BaseException as e:  # handed to the consumer, which raises it
                 put(queues[thread], ("error", e))
