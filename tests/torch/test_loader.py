@@ -11,7 +11,13 @@ import torch
 import hub
 from tests.torch.conftest import N, indices
 
-WORKERS = [(0, None), (2, "fork"), (2, "spawn")]
+#: (num_workers, how they run): a start method for worker processes, or "threads" (parallelism="threads").
+WORKERS = [(0, None), (2, "fork"), (2, "spawn"), (2, "threads")]
+
+
+def _workers(context: str | None) -> dict[str, Any]:
+    """ds.pytorch()'s options for a WORKERS entry."""
+    return {"parallelism": "threads"} if context == "threads" else {"multiprocessing_context": context}
 
 
 def _check(batch: dict[str, Any]) -> None:
@@ -29,9 +35,7 @@ def _check(batch: dict[str, Any]) -> None:
 def test_every_sample_once_per_epoch(
     numbers: hub.Dataset, num_workers: int, context: str | None, shuffle: bool
 ) -> None:
-    loader = numbers.pytorch(
-        num_workers=num_workers, batch_size=16, shuffle=shuffle, multiprocessing_context=context, seed=1
-    )
+    loader = numbers.pytorch(num_workers=num_workers, batch_size=16, shuffle=shuffle, seed=1, **_workers(context))
     epochs = []
     for _ in range(2):
         batches = list(loader)
@@ -82,13 +86,11 @@ def test_shuffle_quality_with_a_buffer_of_a_few_chunks(tmp_path: Any) -> None:
     assert np.median([b.max() - b.min() for b in batches]) > 1000
 
 
-@pytest.mark.parametrize(("num_workers", "context"), [(0, None), (2, "fork")])
+@pytest.mark.parametrize(("num_workers", "context"), [(0, None), (2, "fork"), (2, "threads")])
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_resume_mid_epoch(numbers: hub.Dataset, num_workers: int, context: str | None, shuffle: bool) -> None:
     def make() -> Any:
-        return numbers.pytorch(
-            num_workers=num_workers, batch_size=7, shuffle=shuffle, seed=5, multiprocessing_context=context
-        )
+        return numbers.pytorch(num_workers=num_workers, batch_size=7, shuffle=shuffle, seed=5, **_workers(context))
 
     loader = make()
     list(loader)  # epoch 0

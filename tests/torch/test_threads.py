@@ -69,25 +69,6 @@ def test_thread_workers_give_the_batches_of_worker_processes(raw: hub.Dataset, s
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_threads_resume_mid_epoch(raw: hub.Dataset, shuffle: bool) -> None:
-    def make() -> Any:
-        return raw.pytorch(num_workers=2, batch_size=5, shuffle=shuffle, seed=9, drop_last=True, parallelism="threads")
-
-    loader = make()
-    list(loader)
-    full = [b["index"].tolist() for b in loader]  # epoch 1
-    loader = make()
-    list(loader)
-    it = iter(loader)
-    taken = [next(it)["index"].tolist() for _ in range(7)]
-    state = loader.state_dict()
-    del it
-    resumed = make()
-    resumed.load_state_dict(state)
-    assert taken + [b["index"].tolist() for b in resumed] == full
-
-
-@pytest.mark.parametrize("shuffle", [False, True])
 def test_thread_workers_run_transforms_and_collation_as_worker_processes(raw: hub.Dataset, shuffle: bool) -> None:
     def tenfold(x: np.ndarray) -> np.ndarray:
         return x * 10
