@@ -297,8 +297,9 @@ class HubIterableDataset(IterableDataset[Any]):
 
         Thread ``w`` reads the shard that worker process ``w`` would, a couple of batches ahead of the consumer,
         and the consumer takes the same turns of batches from them as from worker processes' packs: the stream is
-        the one worker processes give, resumed the same way. numpy's gathers release the GIL, so the threads copy
-        in parallel. A worker's error is raised in the consumer; closing the iterator stops the threads.
+        the one worker processes give, resumed the same way. numpy's copies and simplejpeg's decodes release the
+        GIL, so the threads overlap there; their Python runs one at a time. A worker's error is raised in the
+        consumer; closing the iterator stops the threads.
         """
         skips, rotate = self._skip, self._rotate
         self._skip, self._rotate = {}, 0

@@ -199,7 +199,7 @@ class DatasetReader:
         """Whether tensor ``name``'s samples are gathered as stored, with no decoding and no Python per sample.
 
         True for raw arrays (no sample compression, the plain array decoder, not read as bytes): copying them is
-        all the work, and a worker process would only copy them once more.
+        all the work, which :meth:`batches` does with one numpy ``take`` per chunk a batch draws from.
         """
         plan = self._tensor_plans()[name]
         meta = plan.meta
@@ -348,11 +348,7 @@ class DatasetReader:
         plan = self._tensor_plans()[name]
         meta, index = plan.meta, plan.index
         glob = self.global_indices(positions)
-        entries = index.locate(glob)
-        ends = index.entries["end"].astype(np.int64)
-        starts = np.where(entries > 0, ends[np.maximum(entries - 1, 0)], 0)
-        local = glob - starts
-        ids = index.entries["id"][entries]
+        entries, ids, local = _locate(index, glob)
         tiled = (index.entries["flags"][entries] & TILED) != 0
         plain = name not in self._tobytes and type(plan.decoder) is ArrayDecoder
         if plain and meta.sample_compression is None and not tiled.any():
@@ -612,13 +608,10 @@ class DatasetReader:
         (see :meth:`gathers`) or some of these samples are tiled."""
         if not self.gathers(name):
             return None
-        index = self._tensor_plans()[name].index
-        entries = index.locate(glob)
-        if ((index.entries["flags"][entries] & TILED) != 0).any():
+        entries, ids, local = _locate(self._tensor_plans()[name].index, glob)
+        if ((self._tensor_plans()[name].index.entries["flags"][entries] & TILED) != 0).any():
             return None
-        ends = index.entries["end"].astype(np.int64)
-        starts = np.where(entries > 0, ends[np.maximum(entries - 1, 0)], 0)
-        return index.entries["id"][entries], glob - starts
+        return ids, local
 
     def _decode_batch(
         self,
@@ -873,6 +866,14 @@ def chunk_rows(header: ChunkHeader, body: memoryview, dtype: np.dtype) -> np.nda
 def _needs_dataset(meta: TensorMeta) -> bool:
     """Whether decoding the tensor needs the open dataset (links resolve with its credentials)."""
     return "link" in meta.htype
+
+
+def _locate(index: ChunkIndex, glob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(index entries, chunk ids, offsets in the chunks) of dataset samples ``glob``."""
+    entries = index.locate(glob)
+    ends = index.entries["end"].astype(np.int64)
+    starts = np.where(entries > 0, ends[np.maximum(entries - 1, 0)], 0)
+    return entries, index.entries["id"][entries], glob - starts
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
