@@ -107,3 +107,19 @@ def test_resume_mid_epoch(numbers: hub.Dataset, num_workers: int, context: str |
     rest = [b["index"].tolist() for b in resumed]
     assert taken + rest == full
     assert resumed.state_dict() == {"epoch": 2, "batches": 0, "seed": 5}
+
+
+@pytest.mark.parametrize(("num_workers", "context"), [(0, None), (2, "fork"), (2, "threads")])
+def test_the_epoch_after_a_resumed_one_is_whole(numbers: hub.Dataset, num_workers: int, context: str | None) -> None:
+    def make() -> Any:
+        return numbers.pytorch(num_workers=num_workers, batch_size=7, shuffle=True, seed=6, **_workers(context))
+
+    loader = make()
+    it = iter(loader)
+    next(it)
+    state = loader.state_dict()
+    del it
+    resumed = make()
+    resumed.load_state_dict(state)
+    list(resumed)  # the rest of epoch 0
+    assert sorted(indices(list(resumed))) == list(range(N))  # epoch 1, whole

@@ -119,6 +119,10 @@ class HubIterableDataset(IterableDataset[Any]):
         self.resend_arenas = False
         #: Per worker, the arenas HubDataLoader made for it (see hub_torch._pack).
         self.arena_premade: list[Premade] | None = None
+        #: With persistent workers, a shared int64 table the loader writes before each epoch and the workers read
+        #: (their copies of this object outlive the epoch): epoch, seed, rotation, then each shard's skip.
+        self.control: torch.Tensor | None = None
+        self._allocator: ArenaAllocator | None = None  # a persistent worker's, kept across epochs
         self.pack = pack_size(self._batch_bytes()) if batch_size is not None else 1
         Shard(self.rank, self.world_size)  # validates the rank
 
@@ -222,6 +226,10 @@ class HubIterableDataset(IterableDataset[Any]):
             yield from self._threaded(self.threads)
             return
         num_workers = info.num_workers if info is not None else 1
+        if info is not None and self.control is not None:  # a persistent worker: this epoch's state
+            epoch, seed, rotate, *skips = self.control.tolist()
+            self.epoch, self.seed, self._rotate = epoch, seed, rotate
+            self._skip = {w: n for w, n in enumerate(skips) if n}
         worker = (info.id + self._rotate) % num_workers if info is not None else 0
         skip = self._skip.get(worker, 0)
         self._skip, self._rotate = {}, 0
@@ -233,7 +241,10 @@ class HubIterableDataset(IterableDataset[Any]):
             # Batches made in this process: their memory is reused once the user lets go of them (fresh pages
             # cost the kernel a fault each, about as much as copying raw samples into them).
             recycled = RecyclingAllocator()
-        if fast and info is not None:
+        if fast and info is not None and self._allocator is not None:
+            allocator = self._allocator
+            allocator.restart()
+        elif fast and info is not None:
             allocator = ArenaAllocator(
                 self.arena_rows(num_workers),
                 frozenset(WIDER),
@@ -242,6 +253,8 @@ class HubIterableDataset(IterableDataset[Any]):
                 resend=self.resend_arenas,
                 premade=self.arena_premade[info.id] if self.arena_premade else [],
             )
+            if self.control is not None:
+                self._allocator = allocator  # its slots, and the main process's map of them, last the loader's life
         done = skip if self.batch_size is not None else 0
         pending: list[Any] = []
         for batch in self._reader_batches(worker, num_workers, skip, turn, allocator or recycled):

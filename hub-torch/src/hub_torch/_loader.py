@@ -55,6 +55,11 @@ class HubDataLoader(DataLoader[Any]):
         self._epoch = 0
         self._taken = 0
         self._resume = 0
+        self._returns: ArenaReturns | None = None  # persistent workers' arenas, kept across epochs
+        if self.persistent_workers:
+            # Workers that outlive an epoch read each epoch's state from shared memory (set in __iter__).
+            dataset.control = torch.zeros(3 + num_workers, dtype=torch.int64)
+            dataset.control.share_memory_()  # type: ignore[no-untyped-call]
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
         dataset = self.dataset
@@ -62,8 +67,11 @@ class HubDataLoader(DataLoader[Any]):
         if self._resume:
             dataset.resume_after(self._resume, dataset.threads or self.num_workers)
         self._taken, self._resume = self._resume, 0
-        returns = None
-        if dataset.packing and RECYCLES:
+        if dataset.control is not None:
+            skips = [dataset._skip.get(w, 0) for w in range(self.num_workers)]
+            dataset.control.copy_(torch.tensor([dataset.epoch, dataset.seed, dataset._rotate, *skips]))
+        returns = self._returns  # persistent workers keep the arenas they started with
+        if returns is None and dataset.packing and RECYCLES:
             # Arenas for the packs in flight, the one being served, the user's and the one being filled.
             per_key = (self.prefetch_factor or 2) + 3
             premade = premade_arenas(
@@ -72,9 +80,13 @@ class HubDataLoader(DataLoader[Any]):
             returns = ArenaReturns(slot_flags(self.num_workers), premade)
             dataset.arena_flags, dataset.arena_premade = returns.flags, premade
             dataset.resend_arenas = bool(self.pin_memory)
+            if self.persistent_workers:
+                self._returns = returns
         # Starts the workers, which take the flags and their arenas with the dataset.
         batches: Iterator[Any] = super().__iter__()
         dataset.arena_flags, dataset.arena_premade = None, None
+        if self.num_workers > 0:  # worker processes took their copies; the next epoch's must not skip again
+            dataset._skip, dataset._rotate = {}, 0
         if self.use_progress_bar:
             from tqdm import tqdm
 
@@ -128,10 +140,8 @@ def dataset_to_pytorch(
     **loader_kwargs: Any,
 ) -> HubDataLoader:
     """The hook behind ``ds.pytorch(...)``: a DataLoader over the view (see docs/api.md)."""
-    if loader_kwargs.get("persistent_workers"):
-        raise LoaderOptionError(
-            "ds.pytorch() starts its workers anew each epoch (each epoch has its own plan); drop persistent_workers."
-        )
+    if loader_kwargs.get("persistent_workers") and (num_workers == 0 or parallelism == "threads"):
+        raise LoaderOptionError("persistent_workers needs worker processes: num_workers > 0, parallelism='processes'.")
     if parallelism not in ("processes", "threads"):
         raise LoaderOptionError(f"parallelism must be 'processes' or 'threads', got {parallelism!r}.")
     if parallelism == "threads" and multiprocessing_context is not None:

@@ -45,10 +45,12 @@ def pack_size(batch_bytes: int) -> int:
 
 
 def slot_flags(num_workers: int) -> torch.Tensor:
-    """The shared table of slot flags for one epoch's workers (made in the main process before they start)."""
-    flags = torch.zeros((num_workers, SLOTS), dtype=torch.int32)
-    flags.share_memory_()  # type: ignore[no-untyped-call]
-    return flags
+    """The shared table of the workers' slots (made in the main process before they start): per worker and slot,
+    its flag (free or busy) and the number of the last pack of it the main process took."""
+    table = torch.zeros((num_workers, 2, SLOTS), dtype=torch.int64)
+    table[:, 1] = -1
+    table.share_memory_()  # type: ignore[no-untyped-call]
+    return table
 
 
 Key = tuple[tuple[int, ...], str]  # an arena's sample shape and dtype
@@ -117,6 +119,7 @@ class _Slot:
     arena: torch.Tensor
     generation: int
     sent: int = -1  # the generation the main process has mapped
+    packed: int = -1  # the number of the last pack that used it
 
 
 class ArenaAllocator:
@@ -140,7 +143,10 @@ class ArenaAllocator:
         self.plain = plain  # dtypes converted after decoding anyway: not worth shared memory
         self.worker = worker
         self.resend = resend
-        self._flags = flags.numpy() if flags is not None and RECYCLES else None
+        table = flags.numpy() if flags is not None and RECYCLES else None
+        self._flags = table[:, 0] if table is not None else None
+        self._taken = table[:, 1] if table is not None else None
+        self._packs = 0  # packs sent so far
         self._slots: list[_Slot | None] = [None] * SLOTS
         for number, key, arena in premade if self._flags is not None else ():
             self._slots[number] = _Slot(key, arena, 0, sent=0)  # the main process made it, so it has it mapped
@@ -183,6 +189,17 @@ class ArenaAllocator:
         self._slots[s] = _Slot(key, _new_arena(rows, key[0], dtype), 0 if old is None else old.generation + 1)
         return self._slots[s].arena, s  # type: ignore[union-attr]
 
+    def restart(self) -> None:
+        """Start a new epoch of persistent workers: drop a pack left unfinished, and free the slots of packs that the
+        main process never took (it drops what the workers sent for an epoch it left early)."""
+        self.arenas, self._open, self._views = [], {}, {}
+        if self._flags is None or self._taken is None:
+            return
+        for number, slot in enumerate(self._slots):
+            busy = slot is not None and self._flags[self.worker, number] == _BUSY
+            if busy and slot.packed > self._taken[self.worker, number]:  # type: ignore[union-attr]
+                self._flags[self.worker, number] = _FREE
+
     def slot(self, array: np.ndarray) -> tuple[str, int, int, int] | None:
         """Where ``array`` lies, if this allocator made it."""
         entry = self._views.get(id(array))
@@ -198,10 +215,12 @@ class ArenaAllocator:
                 continue
             self._flags[self.worker, number] = _BUSY
             send = self.resend or slot.sent != slot.generation
-            arenas.append((_ARENA, self.worker, number, slot.generation, arena if send else None))
+            arenas.append((_ARENA, self.worker, number, slot.generation, self._packs, arena if send else None))
             slot.sent = slot.generation
+            slot.packed = self._packs
         message = {PACK: arenas, "batches": batches}
         self.arenas, self._open, self._views = [], {}, {}
+        self._packs += 1
         return message
 
 
@@ -211,16 +230,18 @@ class ArenaReturns:
     def __init__(self, flags: torch.Tensor, premade: list[Premade] | None = None) -> None:
         self.flags = flags
         self.premade = premade or [[] for _ in range(flags.shape[0])]
-        self._flags = flags.numpy()
+        self._flags = flags.numpy()[:, 0]
+        self._taken = flags.numpy()[:, 1]
         self._mapped: dict[tuple[int, int], tuple[int, torch.Tensor]] = {  # (worker, slot) -> (generation, arena)
             (worker, number): (0, arena) for worker, made in enumerate(self.premade) for number, _, arena in made
         }
         self._busy: set[tuple[int, int]] = set()
         self._alone = _use_count(torch.empty(1))  # the count of an arena held by one tensor only
 
-    def resolve(self, entry: tuple[str, int, int, int, torch.Tensor | None]) -> torch.Tensor:
+    def resolve(self, entry: tuple[str, int, int, int, int, torch.Tensor | None]) -> torch.Tensor:
         """The arena a pack's entry names (mapping it if it came with the pack)."""
-        _, worker, number, generation, arena = entry
+        _, worker, number, generation, pack, arena = entry
+        self._taken[worker, number] = pack
         if arena is not None:
             self._mapped[(worker, number)] = (generation, arena)
         mapped_generation, mapped = self._mapped[(worker, number)]
