@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import boto3
 import botocore.exceptions as bce
+import botocore.session
 from botocore.config import Config
 
 from hub.errors import (
@@ -117,6 +118,12 @@ _CLIENT_ENV = (
 )
 
 
+# botocore's loader of service models, shared by every session this process makes, and inherited by forked
+# children: a new session parses the S3 model again (~60 ms), which a DataLoader's forked workers each paid before
+# their first request. The loader holds parsed JSON only (no sockets, no locks).
+_DATA_LOADER: list[Any] = []
+
+
 def _renew_client_lock() -> None:
     global _CLIENT_LOCK
     _CLIENT_LOCK = threading.Lock()
@@ -204,7 +211,13 @@ class S3Storage(Storage):
 
     def _make_client(self) -> tuple[boto3.Session, S3Client]:
         creds = self._creds
+        core = botocore.session.Session()
+        if _DATA_LOADER:
+            core.register_component("data_loader", _DATA_LOADER[0])
+        else:
+            _DATA_LOADER.append(core.get_component("data_loader"))
         session = boto3.Session(
+            botocore_session=core,
             aws_access_key_id=creds.get("aws_access_key_id"),
             aws_secret_access_key=creds.get("aws_secret_access_key"),
             aws_session_token=creds.get("aws_session_token"),
