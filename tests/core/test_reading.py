@@ -131,6 +131,40 @@ def test_buffer_starts_small_and_grows() -> None:
     assert max(np.concatenate(batches[:20])) > 1000  # and the buffer grew while serving
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=30),
+    batch_size=st.integers(1, 100),
+    capacity=st.integers(0, 3000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_shuffled_schedule_serves_every_sample_once_in_sorted_batches(
+    sizes: list[int], batch_size: int, capacity: int, seed: int
+) -> None:
+    batches = epoch_schedule(np.asarray(sizes), batch_size, np.random.default_rng(seed), capacity)
+    total = sum(sizes)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(total))
+    assert [len(b) for b in batches[:-1]] == [batch_size] * (len(batches) - 1) and 0 < len(batches[-1]) <= batch_size
+    assert all((np.diff(b) > 0).all() for b in batches)
+    again = epoch_schedule(np.asarray(sizes), batch_size, np.random.default_rng(seed), capacity)
+    assert all((a == b).all() for a, b in zip(batches, again, strict=True))  # a function of the seed
+
+
+def test_a_batch_is_a_uniform_draw_of_what_the_buffer_holds() -> None:
+    # Two groups of 100, batches of 50: the first batch draws from group 0 alone; then group 1 enters, and the
+    # second batch draws 50 of the 150 held, two thirds of them from group 1 on average.
+    from_second = [
+        float((epoch_schedule(np.array([100, 100]), 50, np.random.default_rng(seed), 200)[1] >= 100).mean())
+        for seed in range(2000)
+    ]
+    assert abs(np.mean(from_second) - 2 / 3) < 0.01
+    first = np.concatenate(
+        [epoch_schedule(np.array([100, 100]), 50, np.random.default_rng(s), 200)[0] for s in range(2000)]
+    )
+    counts = np.bincount(first, minlength=100)
+    assert counts.max() < 2000 * 0.5 * 1.15 and counts.min() > 2000 * 0.5 * 0.85  # each sample of group 0 alike
+
+
 def test_pickles_without_data_and_refuses_memory_datasets(numbers: hub.Dataset) -> None:
     reader = DatasetReader(numbers[5:50], ["labels", "x"])
     data = pickle.dumps(reader)
