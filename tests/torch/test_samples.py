@@ -13,7 +13,7 @@ from torchvision import transforms
 
 import hub
 import hub_torch
-from hub.errors import DatasetNotShareableError, DynamicShapeError, SampleDecodeError
+from hub.errors import DatasetNotShareableError, DynamicShapeError, LoaderOptionError, SampleDecodeError
 from hub.testing.damage import corrupt_sample
 from tests.torch.conftest import indices, make_numbers, photo
 
@@ -138,3 +138,18 @@ def test_iterable_dataset_yields_samples_for_a_users_loader(numbers: hub.Dataset
         assert x.shape[1:] == (2, 4)
         seen.extend(int(n[1:]) for n in names)
     assert sorted(seen) == list(range(30))
+
+
+def test_hub2_tobytes_gives_the_stored_bytes(images: hub.Dataset) -> None:
+    def first(**options: Any) -> Any:
+        return next(iter(images.pytorch(num_workers=0, batch_size=4, tensors=["images", "labels"], **options)))
+
+    stored = first(decode_method={"images": "tobytes"})[0]
+    assert isinstance(stored[0], bytes) and stored[0][:2] == b"\xff\xd8"  # a JPEG file
+    assert first(tobytes=["images"])[0] == stored
+    both = first(tobytes=True)
+    assert both[0] == stored and isinstance(both[1][0], bytes)  # every selected tensor
+    with pytest.raises(LoaderOptionError, match="give one of them"):
+        images.pytorch(tobytes=["images"], decode_method={"images": "pil"})
+    with pytest.raises(LoaderOptionError, match=r"hub\.deepcopy"):
+        images.pytorch(use_local_cache=True)

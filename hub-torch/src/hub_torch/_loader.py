@@ -137,9 +137,34 @@ def dataset_to_pytorch(
     errors: ErrorPolicy = "raise",
     multiprocessing_context: str | None = None,
     parallelism: Parallelism = "processes",
+    tobytes: bool | Sequence[str] = False,
+    use_local_cache: bool = False,
     **loader_kwargs: Any,
 ) -> HubDataLoader:
-    """The hook behind ``ds.pytorch(...)``: a DataLoader over the view (see docs/api.md)."""
+    """The hook behind ``ds.pytorch(...)``: a DataLoader over the view (see docs/api.md).
+
+    ``tobytes`` and ``use_local_cache`` are Hub 2.x's: ``tobytes`` (True, or tensor names) is ``decode_method``
+    "tobytes" for those tensors.
+    """
+    if use_local_cache:
+        raise LoaderOptionError(
+            "use_local_cache=True is not supported: ds.pytorch() streams whole chunks and keeps none between epochs. "
+            "To read a remote dataset from local disk, copy it first: hub.deepcopy(src_path, local_path)."
+        )
+    if tobytes:
+        if tobytes is not True:
+            picked = [tobytes] if isinstance(tobytes, str) else list(tobytes)
+        elif tensors is not None:
+            picked = list(tensors)
+        else:
+            picked = list(transform) if isinstance(transform, dict) else list(dataset.tensors)
+        decode_method = dict(decode_method or {})
+        for name in picked:
+            if decode_method.get(name, "tobytes") != "tobytes":
+                raise LoaderOptionError(
+                    f"Tensor {name!r} is in tobytes and has decode_method {decode_method[name]!r}; give one of them."
+                )
+            decode_method[name] = "tobytes"
     if loader_kwargs.get("persistent_workers") and (num_workers == 0 or parallelism == "threads"):
         raise LoaderOptionError("persistent_workers needs worker processes: num_workers > 0, parallelism='processes'.")
     if parallelism not in ("processes", "threads"):
