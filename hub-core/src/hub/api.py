@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from hub.core.dataset import Dataset
@@ -11,6 +12,7 @@ from hub.errors import (
     CorruptDatasetError,
     DatasetExistsError,
     DatasetNotFoundError,
+    DatasetOptionError,
     FormatVersionError,
     ReadOnlyError,
 )
@@ -25,13 +27,57 @@ def _storage(path: PathLike, creds: Any, read_only: bool = False) -> Storage:
     return storage_from_url(os.fspath(path), creds=creds, read_only=read_only)
 
 
+def _hub2_options(
+    memory_cache_size: int = 256,
+    local_cache_size: int = 0,
+    token: str | None = None,
+    verbose: bool = True,
+    public: bool = False,
+    access_method: str = "stream",
+) -> None:
+    """Hub 2.x's keywords of ``hub.empty``/``load``/``dataset``, taken so that its users' calls run unchanged.
+
+    ``token`` and ``public`` concern Activeloop's hub:// service, which hub doesn't talk to; ``verbose`` chose
+    whether Hub 2.x printed a line on opening (hub prints nothing); ``memory_cache_size`` sized Hub 2.x's read cache
+    (hub keeps metadata and chunk indexes in memory and reads chunk data by byte range, or whole chunks in the
+    loaders). A local disk cache (``local_cache_size``) and other access methods than streaming are not offered.
+    """
+    if access_method != "stream":
+        raise DatasetOptionError(
+            f"access_method={access_method!r} is not supported; hub streams from where the dataset is "
+            "(access_method='stream'). To read a remote dataset from local disk, copy it: "
+            "hub.deepcopy(src, local_path)."
+        )
+    if local_cache_size:
+        warnings.warn(
+            "local_cache_size has no effect: hub keeps no local disk cache. To read a remote dataset from local disk, "
+            "copy it: hub.deepcopy(src, local_path).",
+            stacklevel=3,
+        )
+
+
 def exists(path: PathLike, creds: Any = None) -> bool:
     """Whether a hub dataset exists at ``path``."""
     return _storage(path, creds, read_only=True).exists(ROOT_KEY)
 
 
-def empty(path: PathLike, overwrite: bool = False, creds: Any = None) -> Dataset:
-    """Create an empty dataset at ``path``; with ``overwrite=True`` an existing one is deleted first."""
+def empty(
+    path: PathLike,
+    overwrite: bool = False,
+    creds: Any = None,
+    *,
+    public: bool = False,
+    memory_cache_size: int = 256,
+    local_cache_size: int = 0,
+    token: str | None = None,
+    verbose: bool = True,
+) -> Dataset:
+    """Create an empty dataset at ``path``; with ``overwrite=True`` an existing one is deleted first.
+
+    Hub 2.x's ``public``, ``memory_cache_size``, ``local_cache_size``, ``token`` and ``verbose`` are taken too (see
+    ``docs/api.md``).
+    """
+    _hub2_options(memory_cache_size, local_cache_size, token, verbose, public)
     storage = _storage(path, creds)
     if storage.exists(ROOT_KEY):
         if not overwrite:
@@ -61,20 +107,47 @@ def _split_version(path: PathLike, version: str | None) -> tuple[str, str | None
     return text, version
 
 
-def load(path: PathLike, read_only: bool | None = None, creds: Any = None, version: str | None = None) -> Dataset:
+def load(
+    path: PathLike,
+    read_only: bool | None = None,
+    creds: Any = None,
+    version: str | None = None,
+    *,
+    memory_cache_size: int = 256,
+    local_cache_size: int = 0,
+    token: str | None = None,
+    verbose: bool = True,
+    access_method: str = "stream",
+) -> Dataset:
     """Open the dataset at ``path`` (read-only if ``read_only=True``).
 
     ``version`` (or ``path@version``) picks a branch, tag or commit; the default is ``main``.
     Opening a branch for writing takes its writer lock: if another writer holds it,
     :class:`~hub.errors.LockedError` names it (open with ``read_only=True`` to read instead).
+    Hub 2.x's ``memory_cache_size``, ``local_cache_size``, ``token``, ``verbose`` and ``access_method`` are taken
+    too (see ``docs/api.md``).
     """
+    _hub2_options(memory_cache_size, local_cache_size, token, verbose, access_method=access_method)
     text, version = _split_version(path, version)
     storage = _storage(text, creds, read_only=bool(read_only))
     return Dataset._open(storage, creds, bool(read_only), version)
 
 
-def dataset(path: PathLike, read_only: bool | None = None, overwrite: bool = False, creds: Any = None) -> Dataset:
-    """Open the dataset at ``path``, creating it if there is none."""
+def dataset(
+    path: PathLike,
+    read_only: bool | None = None,
+    overwrite: bool = False,
+    creds: Any = None,
+    *,
+    public: bool = False,
+    memory_cache_size: int = 256,
+    local_cache_size: int = 0,
+    token: str | None = None,
+    verbose: bool = True,
+    access_method: str = "stream",
+) -> Dataset:
+    """Open the dataset at ``path``, creating it if there is none (Hub 2.x's keywords as :func:`load`)."""
+    _hub2_options(memory_cache_size, local_cache_size, token, verbose, public, access_method)
     if overwrite or not exists(path, creds):
         if read_only:
             raise DatasetNotFoundError(f"No dataset at {os.fspath(path)} to open read-only.")

@@ -220,6 +220,10 @@ class DatasetNotShareableError(HubError):
     """A dataset that exists only in this process (``mem://``) was sent to another process."""
 
 
+class DatasetOptionError(HubError, ValueError):
+    """An option of hub.empty/load/dataset that hub does not offer."""
+
+
 class LoaderOptionError(HubError, ValueError):
     """An option given to a loader (``ds.pytorch()``, ``ds.tensorflow()``) is out of range or of the wrong kind."""
 

@@ -14,6 +14,7 @@ from hub.errors import (
     DatasetExistsError,
     DatasetIndexError,
     DatasetNotFoundError,
+    DatasetOptionError,
     DynamicShapeError,
     LengthMismatchError,
     ReadOnlyError,
@@ -299,3 +300,20 @@ def test_like_and_copy(path: str, tmp_path: Path) -> None:
     assert empty.labels.info.class_names == ["a", "b"]
     copied = hub.copy(ds, str(tmp_path / "copy"))
     assert copied.labels.numpy()[:, 0].tolist() == [0, 1, 1]
+
+
+def test_hub2_opening_keywords_are_taken(tmp_path: Path) -> None:
+    path = str(tmp_path / "hub2")
+    ds = hub.empty(path, public=False, memory_cache_size=512, local_cache_size=0, token=None, verbose=False)
+    ds.create_tensor("x")
+    ds.x.append(np.arange(3))
+    ds.close()
+    opened = hub.load(path, read_only=True, memory_cache_size=128, token=None, verbose=False, access_method="stream")
+    assert opened.x[0].numpy().tolist() == [0, 1, 2]
+    assert len(hub.dataset(path, read_only=True, verbose=False)) == 1
+    with pytest.raises(DatasetOptionError, match=r"hub\.deepcopy"):
+        hub.load(path, read_only=True, access_method="download")
+    with pytest.warns(UserWarning, match="local_cache_size has no effect"):
+        hub.load(path, read_only=True, local_cache_size=1024).close()
+    with pytest.raises(TypeError):
+        hub.load(path, read_onyl=True)  # type: ignore[call-arg]  # a misspelt keyword is still refused
