@@ -77,22 +77,30 @@ class DelayingProxy:
             await self._serve(client_reader, client_writer)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(self.latency)
+        server_writer: asyncio.StreamWriter | None = None
+        finished = False
         try:
-            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        except OSError:
-            client_writer.close()
-            return
-        try:
-            await asyncio.gather(
-                _delayed_pipe(client_reader, server_writer, self.latency, self._loop),
-                _pipe(server_reader, client_writer),
-            )
-        except ConnectionError:
-            pass
+            await asyncio.sleep(self.latency)
+            try:
+                server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            except OSError:
+                return
+            with contextlib.suppress(ConnectionError):
+                await asyncio.gather(
+                    _delayed_pipe(client_reader, server_writer, self.latency, self._loop),
+                    _pipe(server_reader, client_writer),
+                )
+            finished = True
         finally:
-            server_writer.close()
-            client_writer.close()
+            # Both sockets are closed however the connection ends: gracefully (what is still buffered is sent) when
+            # it ran its course, at once when it was cancelled (the proxy stopping, even in a connection's opening
+            # delay), so that none is left for the garbage collector to warn about.
+            for writer in (server_writer, client_writer):
+                if writer is not None:
+                    if finished:
+                        writer.close()
+                    else:
+                        writer.transport.abort()
 
     def start(self) -> DelayingProxy:
         async def listen() -> int:
@@ -108,10 +116,11 @@ class DelayingProxy:
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Cancelling a connection can start a task (a pipe's sender ending): cancel until none is left.
+            while tasks := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -42,6 +42,7 @@ __all__ = [
     "MergeConflictError",
     "SampleDecodeError",
     "DatasetNotShareableError",
+    "DatasetOptionError",
     "LoaderOptionError",
     "TransformError",
     "TransformPickleError",

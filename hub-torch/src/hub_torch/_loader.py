@@ -197,8 +197,8 @@ def dataset_to_pytorch(
         if method != "fork":
             raise DatasetNotShareableError(
                 f"The dataset {dataset.path} lives in this process's memory, so {method!r} worker processes can't "
-                "open it. Use num_workers=0, multiprocessing_context='fork', or store it on disk "
-                "(hub.deepcopy(src, path))."
+                "open it. Use parallelism='threads', num_workers=0, multiprocessing_context='fork', or store it on "
+                "disk (hub.deepcopy(src, path))."
             )
     return HubDataLoader(
         iterable,
