@@ -37,14 +37,15 @@ def test_persistent_workers_give_each_epoch_of_fresh_ones(numbers: hub.Dataset, 
         assert kept[0] != kept[1] != kept[2]
 
 
-def test_persistent_workers_keep_their_arenas(images: hub.Dataset) -> None:
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_persistent_workers_keep_their_arenas(images: hub.Dataset, context: str) -> None:
     def make(persistent: bool) -> Any:
         return images.pytorch(
             num_workers=2,
             batch_size=4,
             shuffle=True,
             seed=5,
-            multiprocessing_context="fork",
+            multiprocessing_context=context,
             persistent_workers=persistent,
         )
 
