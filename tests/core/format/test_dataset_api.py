@@ -317,3 +317,21 @@ def test_hub2_opening_keywords_are_taken(tmp_path: Path) -> None:
         hub.load(path, read_only=True, local_cache_size=1024).close()
     with pytest.raises(TypeError):
         hub.load(path, read_onyl=True)  # type: ignore[call-arg]  # a misspelt keyword is still refused
+
+
+def test_hub2_create_tensor_keywords(path: str) -> None:
+    ds = hub.empty(path)
+    images = ds.create_tensor("images", htype="image", sample_compression="jpeg", create_id_tensor=True, verify=False)
+    images.append(np.zeros((8, 8, 3), dtype=np.uint8))
+    # exist_ok: the same tensor back, its samples kept, whatever is left unsaid
+    again = ds.create_tensor("images", htype="image", sample_compression="jpeg", exist_ok=True)
+    assert len(again) == 1 and ds.create_tensor("images", exist_ok=True).meta.sample_compression == "jpeg"
+    with pytest.raises(TensorExistsError, match=r"sample_compression='jpeg'.*asked for sample_compression='png'"):
+        ds.create_tensor("images", htype="image", sample_compression="png", exist_ok=True)
+    with pytest.raises(TensorExistsError):
+        ds.create_tensor("images", htype="image", sample_compression="jpeg")  # without exist_ok, as before
+    ds.create_tensor("labels", htype="class_label", create_shape_tensor=False, create_sample_info_tensor=False)
+    with pytest.raises(TensorMetaError, match="link tensors"):
+        ds.create_tensor("boxes", htype="bbox", verify=True)
+    assert "boxes" not in ds.tensors
+    assert ds.create_tensor("files", htype="link[image]", verify=False).meta.info["verify"] is False

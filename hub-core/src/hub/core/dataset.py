@@ -536,12 +536,30 @@ class Dataset:
         chunk_compression: str | None = None,
         max_chunk_size: int | None = None,
         hidden: bool = False,
+        exist_ok: bool = False,
+        create_sample_info_tensor: bool = True,
+        create_shape_tensor: bool = True,
+        create_id_tensor: bool = True,
         **kwargs: Any,
     ) -> Tensor:
-        """Add a tensor. ``htype`` sets defaults and validation; ``kwargs`` go to the tensor's info."""
+        """Add a tensor. ``htype`` sets defaults and validation; ``kwargs`` go to the tensor's info.
+
+        As in Hub 2.x, ``exist_ok=True`` returns the tensor ``name`` if it exists (checked against the htype, dtype
+        and compressions given). ``create_sample_info_tensor``, ``create_shape_tensor`` and ``create_id_tensor`` are
+        taken for Hub 2.x's calls and change nothing: shapes and sample info live in the chunks, and every sample
+        keeps its id (merges match samples by it).
+        """
         self._state.check_writable()
         key = self._full(name.strip("/"))
         spec = get_htype(htype)
+        if exist_ok and key in self._state.meta.tensors:
+            return self._existing_tensor(key, htype, dtype, sample_compression, chunk_compression)
+        verify = kwargs.pop("verify") if "verify" in kwargs and "verify" not in spec.kwargs else False
+        if verify:  # a non-link tensor: verify=False is Hub 2.x's default and changes nothing
+            raise TensorMetaError(
+                f"verify=True checks each link as it is appended, so it applies to link tensors, not {htype!r} "
+                "ones. To check a file when it is read, use hub.read(path, verify=True)."
+            )
         self._check_new_name(key)
         if sample_compression is not None and chunk_compression is not None:
             raise TensorMetaError("Choose sample_compression or chunk_compression for a tensor, not both.")
@@ -600,6 +618,29 @@ class Dataset:
             )
         self._state.meta_dirty = True
         self._state.autoflush()
+        return self._tensor(key)
+
+    def _existing_tensor(
+        self, key: str, htype: str, dtype: Any, sample_compression: str | None, chunk_compression: str | None
+    ) -> Tensor:
+        """Tensor ``key``, for ``create_tensor(..., exist_ok=True)``, if it is what the call asks for."""
+        from hub.compression import get_codec
+
+        meta = self._state.meta.tensors[key]
+        asked = {
+            "htype": htype if htype != "generic" else None,
+            "dtype": np.dtype(dtype).name if dtype is not None else None,
+            "sample_compression": get_codec(sample_compression).name if sample_compression is not None else None,
+            "chunk_compression": get_codec(chunk_compression).name if chunk_compression is not None else None,
+        }
+        differ = {k: v for k, v in asked.items() if v is not None and v != getattr(meta, k)}
+        if differ:
+            have = ", ".join(f"{k}={getattr(meta, k)!r}" for k in differ)
+            want = ", ".join(f"{k}={v!r}" for k, v in differ.items())
+            raise TensorExistsError(
+                f"Tensor {key!r} exists with {have}; create_tensor(..., exist_ok=True) asked for {want}. "
+                "Use another name, or ds.delete_tensor() it first."
+            )
         return self._tensor(key)
 
     def create_tensor_like(self, name: str, source: Tensor) -> Tensor:
