@@ -335,3 +335,18 @@ def test_hub2_create_tensor_keywords(path: str) -> None:
         ds.create_tensor("boxes", htype="bbox", verify=True)
     assert "boxes" not in ds.tensors
     assert ds.create_tensor("files", htype="link[image]", verify=False).meta.info["verify"] is False
+
+
+def test_hub2_group_delete_and_read_keywords(path: str) -> None:
+    ds = hub.empty(path)
+    group = ds.create_group("g")
+    assert ds.create_group("g", exist_ok=True).create_tensor("t") is not None
+    assert "g/t" in ds.tensors and group.t is not None
+    with pytest.raises(TensorExistsError):
+        ds.create_group("g")
+    ds.create_tensor("x")
+    ds.x.extend(np.arange(6).reshape(3, 2))
+    assert ds.x.numpy(fetch_chunks=True).tolist() == [[0, 1], [2, 3], [4, 5]]
+    ds.delete_tensor("x", large_ok=True)
+    ds.delete_group("g", large_ok=True)
+    assert list(ds.tensors) == []

@@ -135,3 +135,17 @@ def test_deleted_tensor_follows_only_when_asked(delete: bool) -> None:
     assert _values(ds.x)[-1] == [9]
     ds.checkout(ds.commits[1]["commit"])
     assert ds.y.numpy().tolist() == [1, 2, 3, 4, 5, 6]  # committed data survives either way
+
+
+def test_hub2_target_id_names_what_to_merge() -> None:
+    ds = _base()
+    ds.checkout("alt", create=True)
+    ds.x.append([7])
+    ds.commit("alt adds")
+    ds.checkout("main")
+    assert ds.merge(target_id="alt") is not None
+    assert _values(ds.x)[-1] == [7]
+    with pytest.raises(VersionControlError, match="give target"):
+        ds.merge()
+    with pytest.raises(VersionControlError, match="give target"):
+        ds.merge("alt", target_id="alt")

@@ -415,10 +415,12 @@ class Dataset:
 
     def merge(
         self,
-        target: str,
+        target: str | None = None,
         conflict_resolution: str | None = None,
         delete_removed_tensors: bool = False,
         force: bool = False,
+        *,
+        target_id: str | None = None,
     ) -> str | None:
         """Bring the last commit of branch (or tag, commit) ``target`` into this branch, and commit.
 
@@ -426,9 +428,15 @@ class Dataset:
         both sides is a conflict: :class:`~hub.errors.MergeConflictError` lists tensors and indices
         unless ``conflict_resolution`` is ``"ours"`` or ``"theirs"``. Tensors deleted on ``target``
         are deleted here only with ``delete_removed_tensors=True``. Returns the merge commit's id
-        (None if there was nothing to merge).
+        (None if there was nothing to merge). ``target_id`` is Hub 2.x's name for ``target``.
         """
-        return versioning.merge(self._state, target, conflict_resolution, delete_removed_tensors, force)
+        if (target is None) == (target_id is None):
+            raise VersionControlError(
+                "ds.merge() takes the branch, tag or commit to merge: give target (or target_id)."
+            )
+        address = target if target is not None else target_id
+        assert address is not None
+        return versioning.merge(self._state, address, conflict_resolution, delete_removed_tensors, force)
 
     def log(self) -> list[dict[str, Any]]:
         """Print the history like ``git log``; return it as data."""
@@ -656,9 +664,12 @@ class Dataset:
             **kwargs,
         )
 
-    def create_group(self, name: str) -> Dataset:
+    def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
+        """Add group ``name``; with ``exist_ok=True`` (as in Hub 2.x) an existing group of that name is returned."""
         self._state.check_writable()
         key = self._full(name.strip("/"))
+        if exist_ok and key in self._state.meta.groups:
+            return Dataset(self._state, self._selection, key)
         self._check_new_name(key)
         self._add_parent_groups(key + "/x")
         self._state.meta_dirty = True
@@ -684,7 +695,10 @@ class Dataset:
             if group not in self._state.meta.groups:
                 self._state.meta.groups.append(group)
 
-    def delete_tensor(self, name: str) -> None:
+    def delete_tensor(self, name: str, large_ok: bool = False) -> None:
+        """Remove tensor ``name`` (its chunks stay while a commit names them). Hub 2.x's ``large_ok`` guarded big
+        deletions; here a deletion costs the same whatever the size and commits keep what they named, so it is
+        taken and changes nothing."""
         self._state.check_writable()
         key = self._full(name)
         if key not in self._state.meta.tensors:
@@ -704,7 +718,8 @@ class Dataset:
                     state.storage.delete_prefix(f"chunks/{m.id}/")
                     state.storage.delete_prefix(f"indexes/{m.id}/")
 
-    def delete_group(self, name: str) -> None:
+    def delete_group(self, name: str, large_ok: bool = False) -> None:
+        """Remove group ``name`` and its tensors (``large_ok`` as in :meth:`delete_tensor`)."""
         self._state.check_writable()
         key = self._full(name)
         if key not in self._state.meta.groups:

@@ -219,10 +219,11 @@ class Tensor:
                 raise LinkedSampleError(f"Tensor {self.key!r}, sample {int(positions[i])}: {e}") from e
         return values
 
-    def numpy(self, aslist: bool = False) -> Any:
+    def numpy(self, aslist: bool = False, fetch_chunks: bool = False) -> Any:
         """The selected samples as one array (or a list of arrays with ``aslist=True``; for sequences, a list of
         lists of items). A polygon sample is a list of (points, dims) arrays, so several give a list of lists.
-        Arrays are the caller's own: writable, sharing no memory with the dataset's caches."""
+        Arrays are the caller's own: writable, sharing no memory with the dataset's caches. ``fetch_chunks`` is Hub
+        2.x's hint to fetch whole chunks instead of byte ranges; hub decides that itself, so it changes nothing."""
         sel = self._sel()
         meta = self.meta
         if meta.htype in OBJECT_HTYPES:
