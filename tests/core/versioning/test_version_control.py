@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hub
-from hub.errors import EmptyCommitError, VersionControlError
+from hub.errors import DatasetIndexError, EmptyCommitError, VersionControlError
 
 
 @pytest.fixture(params=["mem", "local"])
@@ -147,3 +147,28 @@ def test_commit_costs_what_changed(tmp_path: Path) -> None:
     assert len([k for k in added if k.startswith("chunks/")]) == 1
     assert len(added) <= 5
     assert keys_before - set(ds.storage.list()) == set()  # nothing a commit names is ever deleted
+
+
+def test_hub2_tensor_pop_and_clear_are_versioned() -> None:
+    ds = hub.empty(f"mem://{uuid.uuid4().hex}")
+    ds.create_tensor("x", dtype="int64", max_chunk_size=1024)
+    ds.create_tensor("y", dtype="int64")
+    ds.x.extend(np.arange(5).reshape(5, 1))
+    ds.y.extend(np.arange(5).reshape(5, 1))
+    base = ds.commit("base")
+    ds.x.pop(1)
+    ds.x.pop()
+    assert [v.tolist() for v in ds.x.numpy(aslist=True)] == [[0], [2], [3]]
+    assert len(ds.y) == 5  # only that tensor
+    ds.y.clear()
+    assert len(ds.y) == 0 and ds.y.meta.dtype == "int64"
+    ds.y.append(np.array([9]))
+    ds.commit("pop and clear")
+    ds.checkout(base)
+    assert len(ds.x) == 5 and len(ds.y) == 5  # the commit kept what it named
+    ds.checkout("main")
+    assert ds.y.numpy().tolist() == [[9]]
+    with pytest.raises(DatasetIndexError):
+        ds.x.pop(7)
+    with pytest.raises(DatasetIndexError, match="whole tensor"):
+        ds.x[0:2].clear()

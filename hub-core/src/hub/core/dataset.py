@@ -134,6 +134,15 @@ class _State:
         if id_key in self.meta.tensors:
             self.engine(id_key).pop(index)
 
+    def clear_tensor(self, key: str) -> None:
+        """Remove every sample of tensor ``key`` and their stable ids (the tensors stay), and record the change."""
+        engine = self.engine(key)
+        changes.record_clear(engine.meta)
+        engine.clear()
+        id_key = ids_key(engine.meta.id)
+        if id_key in self.meta.tensors:
+            self.engine(id_key).clear()
+
     def discard_buffers(self) -> None:
         """Forget unflushed writes (``reset``)."""
         self.engines = {}

@@ -336,6 +336,25 @@ class Tensor:
         if self._selection is not None:
             raise DatasetIndexError(f"{what} works on a whole tensor, not a view: use ds.{self.key}.{what}(...).")
 
+    def pop(self, index: int | None = None) -> None:
+        """Remove the sample at ``index`` (default: the last) from this tensor alone (``ds.pop`` removes it from
+        every tensor)."""
+        self._check_whole("pop")
+        n = self.meta.length
+        if n == 0:
+            raise DatasetIndexError(f"pop from tensor {self.key!r}, which is empty.")
+        index = n - 1 if index is None else index
+        if not -n <= index < n:
+            raise DatasetIndexError(f"Index {index} is out of range for tensor {self.key!r} of {n} samples.")
+        with self._state.write([self.key]):
+            self._state.pop_sample(self.key, index % n)
+
+    def clear(self) -> None:
+        """Remove every sample of this tensor; the tensor, its htype and its info stay."""
+        self._check_whole("clear")
+        with self._state.write([self.key]):
+            self._state.clear_tensor(self.key)
+
     def append(self, sample: Any) -> None:
         """Add one sample at the end."""
         self._check_whole("append")

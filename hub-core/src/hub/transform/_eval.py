@@ -177,7 +177,7 @@ class _Run:
             if not self.job.scan:
                 with state.write(self.keys):  # also checkpoints the ids tensors: all or nothing
                     if clear:
-                        _clear(state, self.keys, self.id_keys)
+                        _clear(state, self.keys)
                     stitch(state, results, self.keys, self.id_keys)
             stitched = True
         except BaseException:
@@ -190,13 +190,10 @@ class _Run:
         return [s for r in done for s in r.skipped]
 
 
-def _clear(state: _State, keys: list[str], id_keys: list[str]) -> None:
+def _clear(state: _State, keys: list[str]) -> None:
     """Empty the tensors (and their ids tensors) that an in-place eval replaces; inside ``state.write``."""
-    for key in [*keys, *id_keys]:
-        engine = state.engine(key)
-        if key in keys:
-            changes.record_clear(engine.meta)
-        engine.clear()
+    for key in keys:
+        state.clear_tensor(key)
 
 
 def split(items: Any, parts: int, own_views: bool = False, offset: int = 0) -> list[Task]:
