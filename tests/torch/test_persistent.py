@@ -16,21 +16,19 @@ def _epochs(loader: Any, n: int) -> list[list[int]]:
     return [[i for b in loader for i in b["index"].tolist()] for _ in range(n)]
 
 
+def _kept_and_fresh(ds: hub.Dataset, **options: Any) -> tuple[Any, Any]:
+    """Two loaders of 2 workers with the same options, with persistent workers and without."""
+    return ds.pytorch(num_workers=2, persistent_workers=True, **options), ds.pytorch(num_workers=2, **options)
+
+
 @pytest.mark.parametrize("context", ["fork", "spawn"])
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_persistent_workers_give_each_epoch_of_fresh_ones(numbers: hub.Dataset, context: str, shuffle: bool) -> None:
-    def make(persistent: bool) -> Any:
-        return numbers.pytorch(
-            num_workers=2,
-            batch_size=16,
-            shuffle=shuffle,
-            seed=2,
-            multiprocessing_context=context,
-            persistent_workers=persistent,
-        )
-
-    kept = _epochs(make(True), 3)
-    fresh = _epochs(make(False), 3)
+    kept_loader, fresh_loader = _kept_and_fresh(
+        numbers, batch_size=16, shuffle=shuffle, seed=2, multiprocessing_context=context
+    )
+    kept = _epochs(kept_loader, 3)
+    fresh = _epochs(fresh_loader, 3)
     assert kept == fresh
     assert all(sorted(epoch) == list(range(N)) for epoch in kept)
     if shuffle:
@@ -39,17 +37,7 @@ def test_persistent_workers_give_each_epoch_of_fresh_ones(numbers: hub.Dataset, 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])
 def test_persistent_workers_keep_their_arenas(images: hub.Dataset, context: str) -> None:
-    def make(persistent: bool) -> Any:
-        return images.pytorch(
-            num_workers=2,
-            batch_size=4,
-            shuffle=True,
-            seed=5,
-            multiprocessing_context=context,
-            persistent_workers=persistent,
-        )
-
-    kept, fresh = make(True), make(False)
+    kept, fresh = _kept_and_fresh(images, batch_size=4, shuffle=True, seed=5, multiprocessing_context=context)
     for _ in range(3):  # the same arenas hold every epoch's batches
         for a, b in zip(kept, fresh, strict=True):
             assert torch.equal(a["index"], b["index"]) and torch.equal(a["images"], b["images"])

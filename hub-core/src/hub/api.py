@@ -27,15 +27,8 @@ def _storage(path: PathLike, creds: Any, read_only: bool = False) -> Storage:
     return storage_from_url(os.fspath(path), creds=creds, read_only=read_only)
 
 
-def _hub2_options(
-    memory_cache_size: int = 256,
-    local_cache_size: int = 0,
-    token: str | None = None,
-    verbose: bool = True,
-    public: bool = False,
-    access_method: str = "stream",
-) -> None:
-    """Hub 2.x's keywords of ``hub.empty``/``load``/``dataset``, taken so that its users' calls run unchanged.
+def _hub2_options(local_cache_size: int = 0, access_method: str = "stream") -> None:
+    """Checks Hub 2.x's keywords of ``hub.empty``/``load``/``dataset``, taken so that its users' calls run unchanged.
 
     ``token`` and ``public`` concern Activeloop's hub:// service, which hub doesn't talk to; ``verbose`` chose
     whether Hub 2.x printed a line on opening (hub prints nothing); ``memory_cache_size`` sized Hub 2.x's read cache
@@ -77,7 +70,7 @@ def empty(
     Hub 2.x's ``public``, ``memory_cache_size``, ``local_cache_size``, ``token`` and ``verbose`` are taken too (see
     ``docs/api.md``).
     """
-    _hub2_options(memory_cache_size, local_cache_size, token, verbose, public)
+    _hub2_options(local_cache_size)
     storage = _storage(path, creds)
     if storage.exists(ROOT_KEY):
         if not overwrite:
@@ -127,7 +120,7 @@ def load(
     Hub 2.x's ``memory_cache_size``, ``local_cache_size``, ``token``, ``verbose`` and ``access_method`` are taken
     too (see ``docs/api.md``).
     """
-    _hub2_options(memory_cache_size, local_cache_size, token, verbose, access_method=access_method)
+    _hub2_options(local_cache_size, access_method)
     text, version = _split_version(path, version)
     storage = _storage(text, creds, read_only=bool(read_only))
     return Dataset._open(storage, creds, bool(read_only), version)
@@ -147,7 +140,7 @@ def dataset(
     access_method: str = "stream",
 ) -> Dataset:
     """Open the dataset at ``path``, creating it if there is none (Hub 2.x's keywords as :func:`load`)."""
-    _hub2_options(memory_cache_size, local_cache_size, token, verbose, public, access_method)
+    _hub2_options(local_cache_size, access_method)
     if overwrite or not exists(path, creds):
         if read_only:
             raise DatasetNotFoundError(f"No dataset at {os.fspath(path)} to open read-only.")

@@ -188,6 +188,23 @@ class HubIterableDataset(IterableDataset[Any]):
             counts.append(math.ceil(sum(len(g.positions) for g in groups) / self._step()))
         return counts
 
+    def keep_workers(self, num_workers: int) -> None:
+        """Worker processes will outlive each epoch (``persistent_workers``): make the shared table through which
+        they learn each epoch's state (before they start, so that they take it with this object)."""
+        self.control = torch.zeros(3 + num_workers, dtype=torch.int64)
+        self.control.share_memory_()  # type: ignore[no-untyped-call]
+
+    def start_epoch(self, num_workers: int) -> None:
+        """Before an epoch's worker processes start or resume: persistent ones read its state from the table."""
+        if self.control is not None:
+            skips = [self._skip.get(w, 0) for w in range(num_workers)]
+            self.control.copy_(torch.tensor([self.epoch, self.seed, self._rotate, *skips]))
+
+    def workers_started(self) -> None:
+        """The epoch's worker processes took its resumption with their copies of this object (or the table): the
+        next epoch starts from its beginning."""
+        self._skip, self._rotate = {}, 0
+
     def resume_after(self, consumed: int, num_workers: int) -> None:
         """Start the next iteration after the first ``consumed`` yields of this epoch (as a DataLoader takes them).
 

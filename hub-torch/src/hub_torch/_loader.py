@@ -57,9 +57,7 @@ class HubDataLoader(DataLoader[Any]):
         self._resume = 0
         self._returns: ArenaReturns | None = None  # persistent workers' arenas, kept across epochs
         if self.persistent_workers:
-            # Workers that outlive an epoch read each epoch's state from shared memory (set in __iter__).
-            dataset.control = torch.zeros(3 + num_workers, dtype=torch.int64)
-            dataset.control.share_memory_()  # type: ignore[no-untyped-call]
+            dataset.keep_workers(num_workers)
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
         dataset = self.dataset
@@ -67,9 +65,7 @@ class HubDataLoader(DataLoader[Any]):
         if self._resume:
             dataset.resume_after(self._resume, dataset.threads or self.num_workers)
         self._taken, self._resume = self._resume, 0
-        if dataset.control is not None:
-            skips = [dataset._skip.get(w, 0) for w in range(self.num_workers)]
-            dataset.control.copy_(torch.tensor([dataset.epoch, dataset.seed, dataset._rotate, *skips]))
+        dataset.start_epoch(self.num_workers)
         returns = self._returns  # persistent workers keep the arenas they started with
         if returns is None and dataset.packing and RECYCLES:
             # Arenas for the packs in flight, the one being served, the user's and the one being filled.
@@ -85,8 +81,8 @@ class HubDataLoader(DataLoader[Any]):
         # Starts the workers, which take the flags and their arenas with the dataset.
         batches: Iterator[Any] = super().__iter__()
         dataset.arena_flags, dataset.arena_premade = None, None
-        if self.num_workers > 0:  # worker processes took their copies; the next epoch's must not skip again
-            dataset._skip, dataset._rotate = {}, 0
+        if self.num_workers > 0:  # in this process the dataset's own iterator takes the resumption itself
+            dataset.workers_started()
         if self.use_progress_bar:
             from tqdm import tqdm
 

@@ -18,7 +18,7 @@ from hub.core.lock import Lease, acquire, release_on_collect
 from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
 from hub.core.polygons import RAGGED, is_ragged_polygon
 from hub.core.samples import SampleEncoder, codec_for
-from hub.core.selection import Selection
+from hub.core.selection import Selection, pop_position
 from hub.core.tensor import Tensor
 from hub.errors import (
     CredsKeyExistsError,
@@ -791,13 +791,7 @@ class Dataset:
     def pop(self, index: int | None = None) -> None:
         """Remove the sample at ``index`` (default: the last) from every tensor."""
         self._check_whole("pop")
-        n = len(self)
-        if n == 0:
-            raise DatasetIndexError("pop from an empty dataset.")
-        index = n - 1 if index is None else index
-        if not -n <= index < n:
-            raise DatasetIndexError(f"Index {index} is out of range for {n} samples.")
-        index %= n
+        index = pop_position(index, len(self), "the dataset")
         keys = [k for k in self._visible_keys() if self._state.meta.tensors[k].length > index]
         with self._state.write(keys):
             for key in keys:

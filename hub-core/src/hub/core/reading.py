@@ -350,8 +350,7 @@ class DatasetReader:
         glob = self.global_indices(positions)
         entries, ids, local = _locate(index, glob)
         tiled = (index.entries["flags"][entries] & TILED) != 0
-        plain = name not in self._tobytes and type(plan.decoder) is ArrayDecoder
-        if plain and meta.sample_compression is None and not tiled.any():
+        if self.gathers(name) and not tiled.any():
             batch = self._gather_raw(plan, ids, local, chunk, alloc)
             if batch is not None:
                 return batch
@@ -608,8 +607,9 @@ class DatasetReader:
         (see :meth:`gathers`) or some of these samples are tiled."""
         if not self.gathers(name):
             return None
-        entries, ids, local = _locate(self._tensor_plans()[name].index, glob)
-        if ((self._tensor_plans()[name].index.entries["flags"][entries] & TILED) != 0).any():
+        index = self._tensor_plans()[name].index
+        entries, ids, local = _locate(index, glob)
+        if ((index.entries["flags"][entries] & TILED) != 0).any():
             return None
         return ids, local
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from hub.errors import DatasetIndexError
 
-__all__ = ["Selection"]
+__all__ = ["Selection", "pop_position"]
 
 
 class Selection:
@@ -91,3 +91,14 @@ class Selection:
         if self.scalar:
             return f"Selection({int(self.array()[0])})"
         return f"Selection({self.items!r})"
+
+
+def pop_position(index: int | None, n: int, what: str) -> int:
+    """The position ``pop(index)`` removes from ``what`` (of ``n`` samples): the last by default, negative from the
+    end; :class:`~hub.errors.DatasetIndexError` if there is none."""
+    if n == 0:
+        raise DatasetIndexError(f"pop from {what}, which is empty.")
+    index = n - 1 if index is None else index
+    if not -n <= index < n:
+        raise DatasetIndexError(f"Index {index} is out of range for {what} of {n} samples.")
+    return index % n

@@ -15,7 +15,7 @@ from hub.core.info import Info
 from hub.core.meta import TensorMeta
 from hub.core.polygons import is_ragged_polygon
 from hub.core.samples import SampleEncoder
-from hub.core.selection import Selection
+from hub.core.selection import Selection, pop_position
 from hub.core.tiles import TileManifest
 from hub.errors import DatasetIndexError, DynamicShapeError, LengthMismatchError, LinkedSampleError
 
@@ -340,14 +340,9 @@ class Tensor:
         """Remove the sample at ``index`` (default: the last) from this tensor alone (``ds.pop`` removes it from
         every tensor)."""
         self._check_whole("pop")
-        n = self.meta.length
-        if n == 0:
-            raise DatasetIndexError(f"pop from tensor {self.key!r}, which is empty.")
-        index = n - 1 if index is None else index
-        if not -n <= index < n:
-            raise DatasetIndexError(f"Index {index} is out of range for tensor {self.key!r} of {n} samples.")
+        position = pop_position(index, self.meta.length, f"tensor {self.key!r}")
         with self._state.write([self.key]):
-            self._state.pop_sample(self.key, index % n)
+            self._state.pop_sample(self.key, position)
 
     def clear(self) -> None:
         """Remove every sample of this tensor; the tensor, its htype and its info stay."""
