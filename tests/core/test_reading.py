@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import hub
 from hub.core.chunk import ChunkBuilder, parse_header
 from hub.core.reading import DatasetReader, RecyclingAllocator, Shard, epoch_schedule
-from hub.errors import DatasetNotShareableError, SampleDecodeError
+from hub.errors import CorruptChunkError, DatasetNotShareableError, SampleDecodeError
 from hub.testing.damage import corrupt_sample
 
 
@@ -305,3 +305,28 @@ def test_a_pickled_reader_reads_the_metadata_its_sender_saw(tmp_path: Path) -> N
     batch = next(copy.batches(batch_size=200))
     assert batch["x"][:, 0, 0].tolist() == [12 * i for i in range(200)]
     assert batch["labels"].ravel().tolist() == [i % 7 for i in range(200)]
+
+
+@pytest.mark.parametrize("mix", [False, True])
+def test_a_chunk_shorter_than_its_index_says_is_corrupt(tmp_path: Path, mix: bool) -> None:
+    """A raw tensor's chunk that holds fewer samples than the chunk index places in it (a valid chunk, so only
+    the index tells) raises CorruptChunkError when a batch is gathered from it, in storage order or mixed."""
+    _numbers(str(tmp_path / "ds"), n=200)
+    # The tensor x's chunks are those of 48-byte samples; cut one of them to half its samples.
+    victim = None
+    for path in sorted((tmp_path / "ds" / "chunks").rglob("*")):
+        if path.is_file():
+            header = parse_header(path.read_bytes())
+            if header.num_samples > 2 and header.byte_span(0)[1] - header.byte_span(0)[0] == 48:
+                victim = path
+    assert victim is not None
+    header = parse_header(victim.read_bytes())
+    body = memoryview(victim.read_bytes())[header.header_nbytes :]
+    keep = header.num_samples // 2
+    short = ChunkBuilder(2)
+    short.add(bytes(body[: keep * 48]), (3, 4), keep)
+    victim.write_bytes(short.tobytes())
+    reader = DatasetReader(hub.load(str(tmp_path / "ds"), read_only=True), ["x"])
+    with pytest.raises(CorruptChunkError, match="holds"):
+        for _ in reader.batches(Shard(), batch_size=64, shuffle=True, seed=1, mix=mix):
+            pass

@@ -84,11 +84,6 @@ class BranchModel:
 class VersionControlMachine(RuleBasedStateMachine):
     """One dataset, one writer object, and the model of what every version must hold."""
 
-    #: Triggers of open bugs (each documented by an xfail test at the end of this file) that the machine stays
-    #: away from: a "pop_whole_chunk", and "refused_branch" creation from a head with uncommitted changes.
-    #: Remove a name once its bug is fixed: the machine then covers that path too.
-    avoid: frozenset[str] = frozenset()
-
     def __init__(self, base: str, creds: dict[str, str] | None = None, verify_on_reopen: bool = True) -> None:
         super().__init__()
         self.verify_on_reopen = verify_on_reopen  # every hub.load on S3 costs ~0.2 s: there, verify at the end only
@@ -126,18 +121,6 @@ class VersionControlMachine(RuleBasedStateMachine):
             out.append(commit)
             commit = self.parents[commit]
         return out
-
-    def _pops_whole_chunk(self, index: int) -> bool:
-        """Whether popping sample ``index`` empties a chunk of a tensor, hidden ones too (the index bug's trigger)."""
-        state = self.ds._state
-        for name, meta in state.meta.tensors.items():
-            if meta.length <= index:
-                continue
-            chunk_index = state.engine(name).index
-            pos = int(chunk_index.locate(np.asarray([index]))[0])
-            if int(chunk_index.entries["end"][pos]) - chunk_index.start_of(pos) == 1:
-                return True
-        return False
 
     # ---------------------------------------------------------------- writes
     @precondition(on_branch)
@@ -222,10 +205,6 @@ class VersionControlMachine(RuleBasedStateMachine):
     def pop(self, data: st.DataObject) -> None:
         n = min(len(s) for s in self.head.contents.values())
         choices: list[int | None] = [None, *range(-n, n)]
-        if "pop_whole_chunk" in self.avoid:
-            choices = [i for i in choices if not self._pops_whole_chunk(n - 1 if i is None else i % n)]
-            if not choices:
-                return
         index = data.draw(st.sampled_from(choices), label="index")
         self.ds.pop(index)
         position = n - 1 if index is None else index % n
@@ -300,8 +279,6 @@ class VersionControlMachine(RuleBasedStateMachine):
         """A new branch from the checked-out version; an existing name is refused."""
         existing = len(self.branches) >= MAX_BRANCHES or data.draw(st.booleans(), label="existing name")
         if existing:
-            if "refused_branch" in self.avoid and self.branch is not None and self.head.changed:
-                return
             name = data.draw(st.sampled_from(sorted(self.branches)), label="branch")
             with pytest.raises(VersionControlError, match="already names a branch"):
                 self.ds.checkout(name, create=True)
@@ -433,8 +410,7 @@ def test_state_machine_s3(s3_bucket_url: S3BucketUrl) -> None:
 
 
 # ------------------------------------------------------------------------------------ known bugs
-# Each test below is a minimal reproduction of a bug the machine found; the machine avoids its trigger
-# (``VersionControlMachine.avoid``). When one starts passing, drop its xfail marker and its trigger's name.
+# Each test below is a minimal reproduction of a bug the machine found, kept as a regression test (all are fixed).
 
 
 def test_delete_tensor_keeps_committed_and_other_branches_data() -> None:

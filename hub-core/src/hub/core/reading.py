@@ -557,11 +557,11 @@ class DatasetReader:
         stream = np.concatenate(schedule) if schedule else np.zeros(0, np.int64)
         cuts = np.concatenate([[0], np.cumsum([len(ids) for ids in schedule])]).astype(np.int64).tolist()
         stream_glob = self.global_indices(positions[stream])
-        raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        raw: dict[str, _RawStream] = {}
         for name in self.tensors:
             found = self._locate_raw(name, stream_glob)
             if found is not None:
-                raw[name] = found
+                raw[name] = _RawStream(self._tensor_plans()[name], *found, cuts)
         owner = np.repeat(np.arange(len(groups)), sizes)
         last_use = np.full(len(groups), -1)
         for j, ids in enumerate(schedule):
@@ -587,7 +587,7 @@ class DatasetReader:
                     alloc,
                     errors,
                     return_index,
-                    (stream_glob[a:b], {name: (c[a:b], o[a:b]) for name, (c, o) in raw.items()}),
+                    (stream_glob[a:b], {name: (stream, j) for name, stream in raw.items()}),
                 )
                 if fetcher.waits > waited or j == skip:
                     ahead = min(max(ahead + 1, 2), fetcher.max_ahead)
@@ -620,19 +620,22 @@ class DatasetReader:
         alloc: Allocator | None,
         errors: ErrorPolicy,
         return_index: bool,
-        located: tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]] | None = None,
+        located: tuple[np.ndarray, dict[str, tuple[_RawStream, int]]] | None = None,
     ) -> dict[str, Any] | None:
-        """The batch at view ``positions``; ``located``: their dataset indices and, for raw tensors, where they
-        lie (from :meth:`_locate_raw`), so that those are gathered with no lookup per batch."""
+        """The batch at view ``positions``; ``located``: their dataset indices and, for raw tensors, the epoch's
+        :class:`_RawStream` and the batch's number in it, so that those are gathered with no lookup per batch."""
         while True:
             try:
                 out: dict[str, Any] = {}
                 for name in self.tensors:
                     got = None
                     if located is not None and name in located[1]:
-                        ids, local = located[1][name]
-                        plan = self._tensor_plans()[name]
-                        got = self._gather_raw(plan, ids, local, fetcher.get, alloc, fetcher.rows)
+                        stream, j = located[1][name]
+                        got = stream.gather(j, fetcher.rows, alloc)
+                        if got is None:
+                            ids, local = stream.batch(j)
+                            plan = self._tensor_plans()[name]
+                            got = self._gather_raw(plan, ids, local, fetcher.get, alloc, fetcher.rows)
                     out[name] = got if got is not None else self.decode(name, positions, fetcher.get, alloc)
             except SampleDecodeError as e:
                 if errors == "raise":
@@ -648,6 +651,70 @@ class DatasetReader:
             if return_index:
                 out["index"] = located[0] if located is not None else self.global_indices(positions)
             return out
+
+
+class _RawStream:
+    """Where one raw tensor's samples of an epoch's stream lie, cut into runs, so that a batch is gathered with one
+    ``np.take`` per run and no other per-batch work (see :meth:`DatasetReader.gathers`).
+
+    A run is a stretch of a batch's samples in one chunk; a batch in storage order (as shuffled batches are handed
+    over unless mixed) has one per chunk it draws from. Runs and their largest offsets are computed once for the
+    epoch; each run's offsets are checked against its chunk's length when gathered.
+    """
+
+    #: Above this many runs per sample of a batch (a mixed batch), gathering by run costs more than by chunk.
+    MAX_RUN_SHARE = 0.25
+
+    def __init__(self, plan: _TensorPlan, ids: np.ndarray, local: np.ndarray, cuts: list[int]) -> None:
+        self.name = plan.name
+        self.dtype = np.dtype(plan.meta.dtype or "uint8")
+        self.ids, self.local, self.cuts = ids, local, cuts
+        chunks = _distinct(ids)
+        self.keys = [chunk_key(plan.meta.id, int(c)) for c in chunks.tolist()]
+        compact = np.searchsorted(chunks, ids)
+        changes = np.flatnonzero(compact[1:] != compact[:-1]) + 1
+        starts = np.union1d(changes, np.asarray(cuts[:-1], dtype=np.int64)) if len(ids) else np.zeros(0, np.int64)
+        self.starts: list[int] = [*starts.tolist(), len(ids)]
+        self.chunk: list[int] = compact[starts].tolist()
+        self.top: list[int] = np.maximum.reduceat(local, starts).tolist() if len(starts) else []
+        self.first: list[int] = np.searchsorted(starts, np.asarray(cuts, dtype=np.int64)).tolist()
+
+    def batch(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``j``'s (chunk ids, offsets in them)."""
+        a, b = self.cuts[j], self.cuts[j + 1]
+        return self.ids[a:b], self.local[a:b]
+
+    def gather(
+        self, j: int, rows: Callable[[str, np.dtype], np.ndarray | None], alloc: Allocator | None
+    ) -> np.ndarray | None:
+        """Batch ``j`` as one array, from the held chunks' rows (``rows(key, dtype)``, as :meth:`ChunkFetcher.rows`
+        gives them); None when a chunk's samples aren't uniform rows of one shape, or the batch is mixed."""
+        a, b = self.cuts[j], self.cuts[j + 1]
+        r0, r1 = self.first[j], self.first[j + 1]
+        if b == a or r1 - r0 > max(8, self.MAX_RUN_SHARE * (b - a)):
+            return None
+        wholes = []
+        shape = None
+        for r in range(r0, r1):
+            key = self.keys[self.chunk[r]]
+            whole = rows(key, self.dtype)
+            if whole is None or (shape is not None and whole.shape[1:] != shape):
+                return None
+            shape = whole.shape[1:]
+            if self.top[r] >= len(whole):
+                raise CorruptChunkError(
+                    f"Chunk {key!r} of tensor {self.name!r} holds {len(whole)} samples, but the tensor's chunk index "
+                    f"places sample {self.top[r]} in it."
+                )
+            wholes.append(whole)
+        assert shape is not None
+        out = _allocate(alloc, (b - a, *shape), self.dtype)
+        local, starts = self.local, self.starts
+        for r, whole in zip(range(r0, r1), wholes, strict=True):
+            s, e = starts[r], starts[r + 1]
+            # Offsets checked above; "clip" spares the temporary copy numpy makes of `out` in its default mode.
+            whole.take(local[s:e], axis=0, out=out[s - a : e - a], mode="clip")
+        return out
 
 
 class RecyclingAllocator:
