@@ -419,10 +419,7 @@ class DatasetReader:
             if whole is None or (wholes and whole.shape[1:] != wholes[0].shape[1:]):
                 return self._gather_spans(plan, dtype, ids, local, chunk, alloc)
             if top >= len(whole):
-                raise CorruptChunkError(
-                    f"Chunk {key!r} of tensor {plan.name!r} holds {len(whole)} samples, but the tensor's chunk index "
-                    f"places sample {top} in it."
-                )
+                raise _short_chunk(key, plan.name, len(whole), top)
             wholes.append(whole)
         out = _allocate(alloc, (n, *wholes[0].shape[1:]), dtype)
         for a, b, whole in zip(bounds[:-1], bounds[1:], wholes, strict=True):
@@ -702,10 +699,7 @@ class _RawStream:
                 return None
             shape = whole.shape[1:]
             if self.top[r] >= len(whole):
-                raise CorruptChunkError(
-                    f"Chunk {key!r} of tensor {self.name!r} holds {len(whole)} samples, but the tensor's chunk index "
-                    f"places sample {self.top[r]} in it."
-                )
+                raise _short_chunk(key, self.name, len(whole), self.top[r])
             wholes.append(whole)
         assert shape is not None
         out = _allocate(alloc, (b - a, *shape), self.dtype)
@@ -928,6 +922,14 @@ def chunk_rows(header: ChunkHeader, body: memoryview, dtype: np.dtype) -> np.nda
     start, end, shape = span
     rows = np.frombuffer(body, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start)
     return rows.reshape(header.num_samples, *shape)
+
+
+def _short_chunk(key: str, tensor: str, held: int, placed: int) -> CorruptChunkError:
+    """The error for chunk ``key`` holding ``held`` samples where the chunk index places sample ``placed`` in it."""
+    return CorruptChunkError(
+        f"Chunk {key!r} of tensor {tensor!r} holds {held} samples, but the tensor's chunk index places sample "
+        f"{placed} in it."
+    )
 
 
 def _needs_dataset(meta: TensorMeta) -> bool:
