@@ -326,7 +326,10 @@ def test_a_chunk_shorter_than_its_index_says_is_corrupt(tmp_path: Path, mix: boo
     short = ChunkBuilder(2)
     short.add(bytes(body[: keep * 48]), (3, 4), keep)
     victim.write_bytes(short.tobytes())
-    reader = DatasetReader(hub.load(str(tmp_path / "ds"), read_only=True), ["x"])
+    ds = hub.load(str(tmp_path / "ds"), read_only=True)
+    reader = DatasetReader(ds, ["x"])
     with pytest.raises(CorruptChunkError, match="holds"):
         for _ in reader.batches(Shard(), batch_size=64, shuffle=True, seed=1, mix=mix):
             pass
+    with pytest.raises(CorruptChunkError, match="holds"):  # random access names it too
+        ds.x.numpy()

@@ -55,12 +55,24 @@ class ChunkHeader:
     byte_runs: np.ndarray  # u64 (runs, 3)
     _shape_ends: np.ndarray = field(repr=False, compare=False)
     _byte_ends: np.ndarray = field(repr=False, compare=False)
+    key: str = field(default="", compare=False)  # the chunk's storage key, for error messages
+
+    def _check(self, low: int, high: int) -> None:
+        """Raise CorruptChunkError unless samples ``low`` to ``high`` (inclusive) lie in this chunk: a chunk index
+        that places more samples in a chunk than it holds names a damaged or foreign chunk."""
+        if low < 0 or high >= self.num_samples:
+            where = f" {self.key!r}" if self.key else ""
+            raise CorruptChunkError(
+                f"Chunk{where} holds {self.num_samples} samples, but sample {high if high >= 0 else low} of it was "
+                "asked for: the tensor's chunk index and the chunk disagree."
+            )
 
     @property
     def lz4(self) -> bool:
         return bool(self.flags & FLAG_LZ4)
 
     def shape(self, i: int) -> tuple[int, ...]:
+        self._check(i, i)
         run = int(np.searchsorted(self._shape_ends, i, side="right"))
         return tuple(int(d) for d in self.shape_runs[run, 1:])
 
@@ -70,6 +82,7 @@ class ChunkHeader:
 
     def byte_span(self, i: int) -> tuple[int, int]:
         """Body offsets [start, end) of sample ``i``."""
+        self._check(i, i)
         run = int(np.searchsorted(self._byte_ends, i, side="right"))
         count, first, size = (int(v) for v in self.byte_runs[run])
         before = int(self._byte_ends[run]) - count
@@ -78,6 +91,8 @@ class ChunkHeader:
 
     def byte_spans(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Body offsets (starts, ends) of samples ``samples`` (an int array), with no Python loop per sample."""
+        if len(samples):
+            self._check(int(samples.min()), int(samples.max()))
         run = np.searchsorted(self._byte_ends, samples, side="right")
         count, first, size = (self.byte_runs[run, k].astype(np.int64) for k in range(3))
         starts = first + (samples - (self._byte_ends[run].astype(np.int64) - count)) * size
@@ -85,6 +100,8 @@ class ChunkHeader:
 
     def shapes_of(self, samples: np.ndarray) -> list[tuple[int, ...]]:
         """The shapes of samples ``samples`` (an int array), looked up with no Python loop per run."""
+        if len(samples):
+            self._check(int(samples.min()), int(samples.max()))
         run = np.searchsorted(self._shape_ends, samples, side="right")
         return list(map(tuple, self.shape_runs[run, 1:].astype(np.int64).tolist()))
 
@@ -98,6 +115,7 @@ class ChunkHeader:
 
     def uniform_span(self, start: int, stop: int) -> tuple[int, int, tuple[int, ...]] | None:
         """(body start, body end, shape) if samples [start, stop) share a shape and lie back to back."""
+        self._check(start, stop - 1)
         srun = int(np.searchsorted(self._shape_ends, start, side="right"))
         if int(self._shape_ends[srun]) < stop:
             return None
@@ -140,7 +158,7 @@ def parse_header(data: bytes | bytearray | memoryview, key: str = "") -> ChunkHe
     byte_ends = np.cumsum(byte_runs[:, 0], dtype=np.int64)
     if (n_shape and shape_ends[-1] != n) or (n_byte and byte_ends[-1] != n) or (n and not (n_shape and n_byte)):
         raise CorruptChunkError(f"Chunk{where} has a header whose runs do not add up to its {n} samples.")
-    return ChunkHeader(ndim, n, flags, header_nbytes, body_nbytes, shape_runs, byte_runs, shape_ends, byte_ends)
+    return ChunkHeader(ndim, n, flags, header_nbytes, body_nbytes, shape_runs, byte_runs, shape_ends, byte_ends, key)
 
 
 def read_chunk(data: bytes | bytearray | memoryview, key: str = "") -> tuple[ChunkHeader, memoryview]:
