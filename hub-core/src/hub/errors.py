@@ -51,6 +51,7 @@ __all__ = [
     "LinkedSampleError",
     "UnknownCredsKeyError",
     "CredsKeyExistsError",
+    "UnsupportedFeatureError",
 ]
 
 
@@ -268,3 +269,7 @@ class UnknownCredsKeyError(TensorMetaError, KeyError):
 
 class CredsKeyExistsError(TensorMetaError):
     """A creds key was to be given a name that another creds key of the dataset already has."""
+
+
+class UnsupportedFeatureError(HubError, NotImplementedError):
+    """A Hub 2.x call that needs an app or a hosted service hub does not have; the message says what to use instead."""

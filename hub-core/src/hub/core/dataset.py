@@ -17,8 +17,9 @@ from hub.core.links import ENV, LinkResolver
 from hub.core.lock import Lease, acquire, release_on_collect
 from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
 from hub.core.polygons import RAGGED, is_ragged_polygon
-from hub.core.samples import SampleEncoder, codec_for
+from hub.core.samples import SampleEncoder, codec_for, empty_sample
 from hub.core.selection import Selection, pop_position
+from hub.core.summary import TENSOR_COLUMNS, table, tensor_row
 from hub.core.tensor import Tensor
 from hub.errors import (
     CredsKeyExistsError,
@@ -29,6 +30,7 @@ from hub.errors import (
     TensorMetaError,
     TensorNotFoundError,
     UnknownCredsKeyError,
+    UnsupportedFeatureError,
     VersionControlError,
 )
 from hub.storage import Storage, Token
@@ -660,18 +662,34 @@ class Dataset:
             )
         return self._tensor(key)
 
-    def create_tensor_like(self, name: str, source: Tensor) -> Tensor:
+    def create_tensor_like(self, name: str, source: Tensor, unlink: bool = False) -> Tensor:
+        """A new empty tensor ``name`` with the htype, dtype, compressions, chunk size and info of ``source`` (which
+        may belong to another dataset). ``unlink=True`` (Hub 2.x) makes a tensor of a link tensor's files themselves:
+        ``link[image]`` gives ``image``, ``sequence[link[image]]`` gives ``sequence[image]``."""
         m = source.meta
-        kwargs = {k: m.info[k] for k in get_htype(m.htype).kwargs if k in m.info}
-        return self.create_tensor(
-            name,
-            htype=m.htype,
-            dtype=None if m.htype in OBJECT_HTYPES else m.dtype,
-            sample_compression=m.sample_compression,
-            chunk_compression=m.chunk_compression,
-            max_chunk_size=m.max_chunk_size,
-            **kwargs,
-        )
+        htype = _unlinked(m.htype) if unlink else m.htype
+        if htype != m.htype and m.sample_compression is None and get_htype(htype).compression_required:
+            raise TensorMetaError(
+                f"Tensor {source.key!r} links files of any format (it has no sample_compression), so the {htype} "
+                f"tensor create_tensor_like(..., unlink=True) would make has no compression to take from it. Create it "
+                f"with ds.create_tensor({name!r}, htype={htype!r}, sample_compression='jpeg') (or 'png', ...)."
+            )
+        spec = get_htype(htype)
+        kwargs = {k: m.info[k] for k in spec.kwargs if k in m.info}
+        with self:
+            tensor = self.create_tensor(
+                name,
+                htype=htype,
+                dtype=None if htype in OBJECT_HTYPES else m.dtype,
+                sample_compression=m.sample_compression,
+                chunk_compression=m.chunk_compression,
+                max_chunk_size=m.max_chunk_size,
+                **kwargs,
+            )
+            # The rest of the info (the user's own keys) comes along too, as Hub 2.x copied the whole info.
+            link_only = {"verify"} - set(spec.kwargs)
+            tensor.meta.info.update({k: v for k, v in m.info.items() if k not in kwargs and k not in link_only})
+        return tensor
 
     def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
         """Add group ``name``; with ``exist_ok=True`` (as in Hub 2.x) an existing group of that name is returned."""
@@ -746,25 +764,76 @@ class Dataset:
             raise TensorNotFoundError(f"No tensor {name!r} in {self._where()}.")
         self._check_new_name(new_key)
         self._add_parent_groups(new_key)
-        tensors = self._state.meta.tensors
-        self._state.meta.tensors = {(new_key if k == key else k): v for k, v in tensors.items()}
-        renamed = self._state.meta.changes.setdefault("renamed", {})
-        renamed[new_key] = renamed.pop(key, key)
-        if key in self._state.engines:
-            self._state.engines[new_key] = self._state.engines.pop(key)
+        self._rename_keys({key: new_key})
         self._state.meta_dirty = True
         self._state.autoflush()
         return self._tensor(new_key)
+
+    def rename_group(self, name: str, new_name: str) -> None:
+        """Rename group ``name`` (its subgroups and tensors move with it) to ``new_name``.
+
+        Only metadata changes (storage keys use tensor ids, not names); the change belongs to the working version like
+        any other, and ``ds.diff()`` lists each of its tensors as renamed. Commits keep the names they had.
+        """
+        self._state.check_writable()
+        key, new_key = self._full(name.strip("/")), self._full(new_name.strip("/"))
+        meta = self._state.meta
+        if key not in meta.groups:
+            raise TensorNotFoundError(f"No group {name!r} in {self._where()}. Groups: {list(self.groups)}.")
+        if new_key == key or new_key.startswith(key + "/"):
+            raise TensorMetaError(f"Can't rename group {name!r} to {new_name!r}: a group can't move into itself.")
+        self._check_new_name(new_key)
+
+        def moved(k: str) -> str:
+            return new_key + k[len(key) :] if k == key or k.startswith(key + "/") else k
+
+        self._rename_keys({k: moved(k) for k in meta.tensors if moved(k) != k})
+        meta.groups = [moved(g) for g in meta.groups]
+        self._add_parent_groups(new_key)
+        self._state.meta_dirty = True
+        self._state.autoflush()
+
+    def _rename_keys(self, renames: dict[str, str]) -> None:
+        """Give tensors new full names (``old: new``), recording the renames for ``diff``."""
+        state = self._state
+        state.meta.tensors = {renames.get(k, k): v for k, v in state.meta.tensors.items()}
+        recorded = state.meta.changes.setdefault("renamed", {})
+        for key, new_key in renames.items():
+            recorded[new_key] = recorded.pop(key, key)
+            if key in state.engines:
+                state.engines[new_key] = state.engines.pop(key)
 
     # ---------------------------------------------------------------- writing
     def _check_whole(self, what: str) -> None:
         if self._selection is not None:
             raise DatasetIndexError(f"{what} works on a whole dataset, not a view of it.")
 
-    def append(self, sample: dict[str, Any], skip_ok: bool = False) -> None:
-        """Add one sample: a value for every tensor (or some of them with ``skip_ok=True``)."""
+    def append(self, sample: dict[str, Any], skip_ok: bool = False, append_empty: bool = False) -> None:
+        """Add one sample: a value for every tensor (or some of them with ``skip_ok=True``).
+
+        ``append_empty=True`` (Hub 2.x) gives every tensor left out an empty sample instead (``""`` for text, no boxes
+        for a bbox, ...), so that all stay of one length; ``skip_ok`` is then ignored. It needs every tensor to have
+        the same length to begin with.
+        """
         self._check_whole("append")
-        self.extend({k: [v] for k, v in sample.items()}, skip_ok=skip_ok)
+        if not isinstance(sample, dict):
+            raise DatasetIndexError("append takes a dict mapping tensor names to samples.")
+        values = {k: [v] for k, v in sample.items()}
+        if append_empty:
+            keys = self._visible_keys()
+            lengths = {k: self._state.meta.tensors[k].length for k in keys}
+            if len(set(lengths.values())) > 1:
+                raise LengthMismatchError(
+                    f"append_empty keeps the tensors of one length, but they have different lengths: {lengths}. "
+                    "Bring them to one length first (append to the short ones, or pop from the long ones), or "
+                    "append with skip_ok=True."
+                )
+            given = {self._full(k) for k in sample}
+            cut = len(self._group) + 1 if self._group else 0
+            for key in keys:
+                if key not in given:
+                    values[key[cut:]] = [empty_sample(key, self._state.meta.tensors[key])]
+        self.extend(values, skip_ok=skip_ok or append_empty)
 
     def extend(self, samples: dict[str, Any], skip_ok: bool = False) -> None:
         """Add many samples: a sequence (or numpy batch) per tensor, all of one length."""
@@ -822,6 +891,70 @@ class Dataset:
     def flush(self) -> None:
         """Write everything buffered to storage; the dataset on storage then holds it all."""
         self._state.flush()
+
+    def clear_cache(self) -> None:
+        """Flush, then forget the chunks, chunk headers and chunk indexes held in memory (read again when needed).
+
+        Nothing stored is deleted. A storage with a cache of its own (:class:`hub.storage.LRUCache`) is emptied too.
+        """
+        state = self._state
+        state.flush()
+        for engine in state.engines.values():
+            engine.drop_caches()
+        clear = getattr(state.storage, "clear_cache", None)
+        if callable(clear):
+            clear()
+
+    def size_approx(self) -> int:
+        """About how many bytes the samples of this dataset (or group) take in storage, from metadata and chunk indexes
+        alone: no chunk is read. Exact for raw arrays of one shape; for encoded samples (images, text, ...) it counts
+        half the target chunk size per chunk, as Hub 2.x did."""
+        state = self._state
+        prefix = f"{self._group}/" if self._group else ""
+        tensors = state.meta.tensors
+        keys = [k for k in tensors if k.startswith(prefix)]
+        if prefix:  # the group's tensors' stable ids live in hidden tensors at the root
+            keys += [i for i in (ids_key(tensors[k].id) for k in keys) if i in tensors]
+        state.load_indexes(keys)
+        return sum(state.engine(k).size_approx() for k in keys)
+
+    def rechunk(
+        self,
+        tensors: str | Sequence[str] | None = None,
+        num_workers: int = 0,
+        scheduler: str = "threaded",
+        progressbar: bool = True,
+    ) -> None:
+        """Repack the chunks of ``tensors`` (default: all) that updates and pops left small into full chunks.
+
+        Stored bytes are copied as they are, nothing is decoded, and every sample reads back the same. Chunks filled
+        at least half of the tensor's ``max_chunk_size`` stay as they are. It is a change of the working version like
+        any other (commits keep their chunks), all or nothing, and crash-safe. Hub 2.x's ``num_workers`` and
+        ``scheduler`` are checked and taken, but the work runs in this process: it moves bytes from chunk to chunk
+        (fetched several at a time), which extra workers would not speed up.
+        """
+        from tqdm import tqdm
+
+        from hub.errors import SchedulerError, TransformOptionError
+        from hub.transform import SCHEDULERS
+
+        self._check_whole("rechunk")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise TransformOptionError(f"num_workers must be 0 (run serially) or more, got {num_workers!r}.")
+        if scheduler not in SCHEDULERS:
+            raise SchedulerError(f"Unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
+        state = self._state
+        names = list(self.tensors) if tensors is None else [tensors] if isinstance(tensors, str) else list(tensors)
+        keys = [self._full(n) for n in names]
+        missing = [n for n, k in zip(names, keys, strict=True) if k not in state.meta.tensors]
+        if missing:
+            raise TensorNotFoundError(f"No tensors {missing} in {self._where()}. Tensors: {list(self.tensors)}.")
+        with state.write(keys):
+            every = [*keys, *(i for i in (ids_key(state.meta.tensors[k].id) for k in keys) if i in state.meta.tensors)]
+            with tqdm(total=len(every), desc="rechunk", disable=not progressbar) as bar:
+                for key in every:
+                    state.engine(key).rechunk()
+                    bar.update(1)
 
     def __enter__(self) -> Dataset:
         self._state.batch_depth += 1
@@ -946,19 +1079,20 @@ class Dataset:
     # ---------------------------------------------------------------- display
     def summary(self) -> str:
         """Print (and return) a table of the tensors."""
-        rows = [("tensor", "htype", "shape", "dtype", "compression")]
-        for name, t in self.tensors.items():
-            shape = str(t.shape) if t.num_samples else "(0,)"
-            rows.append((name, t.htype, shape, str(t.meta.dtype), str(t.sample_compression or t.chunk_compression)))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = [f"Dataset(path={self.path!r}, read_only={self.read_only}, samples={len(self)})"]
-        for i, row in enumerate(rows):
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-            if i == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        text = "\n".join(lines)
+        rows = [("tensor", *TENSOR_COLUMNS), *((name, *tensor_row(t)) for name, t in self.tensors.items())]
+        title = f"Dataset(path={self.path!r}, read_only={self.read_only}, samples={len(self)})"
+        text = "\n".join([title, *table(rows)])
         print(text)
         return text
+
+    def visualize(self, width: int | str | None = None, height: int | str | None = None) -> None:
+        """Hub 2.x showed the dataset in Activeloop's web visualizer, inside a notebook; hub has no visualizer app."""
+        raise UnsupportedFeatureError(
+            "ds.visualize() showed the dataset in Activeloop's web visualizer app, which hub does not have (and hub "
+            "makes no network calls you did not ask for). Look at samples in the notebook instead: "
+            "ds.summary() for the tensors, ds.images[i].numpy() with matplotlib's plt.imshow or "
+            "PIL.Image.fromarray for images, ds.videos[i].play() for audio and video."
+        )
 
     def __repr__(self) -> str:
         view = f", index={self._selection!r}" if self._selection is not None else ""
@@ -987,6 +1121,12 @@ class Dataset:
         object.__setattr__(self, "_state", opened._state)
         object.__setattr__(self, "_selection", d["selection"])
         object.__setattr__(self, "_group", d["group"])
+
+
+def _unlinked(htype: str) -> str:
+    """The htype of a link tensor's files: ``image`` for ``link[image]``, ``sequence[image]`` for
+    ``sequence[link[image]]``; other htypes are their own."""
+    return htype.replace("link[", "", 1).replace("]", "", 1) if "link[" in htype else htype
 
 
 def _check_key_name(creds_key: Any) -> None:

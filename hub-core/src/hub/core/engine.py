@@ -8,6 +8,7 @@ under a new id (copy on write), so a published chunk is never changed except by 
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +18,7 @@ import numpy as np
 
 from hub.core.chunk import HEADER_PROBE, ChunkBuilder, ChunkHeader, header_size, parse_header, read_chunk
 from hub.core.chunk_index import ChunkIndex, chunk_key
+from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.meta import TensorMeta, index_key, new_id
 from hub.core.regions import Region, plan_region
 from hub.core.tiles import TILED, TiledSample, TileManifest, assemble
@@ -389,6 +391,146 @@ class TensorEngine:
         self.meta.length = self.meta.sealed = 0
         self.meta.min_shape = self.meta.max_shape = None
         self._dirty = True
+
+    def drop_caches(self) -> None:
+        """Forget the chunks, headers, mapped files, open tail and chunk index held in memory (all of them published:
+        call after a flush); they are read again when next needed."""
+        assert not self.dirty, "flush before dropping caches"
+        self._drop_tail()
+        self._chunks = _ChunkCache(self._chunks.max_bytes)
+        self._headers.clear()
+        self._maps.clear()
+        self._index = None
+
+    def size_approx(self) -> int:
+        """About how many bytes the samples take in storage, from the metadata and the chunk index (no chunk is read).
+
+        Raw arrays: their bytes, from the shape bounds (exact when all samples have one shape). Anything else (encoded
+        files, text, links, sequences, polygons): half the target chunk size per chunk, Hub 2.x's estimate, but for
+        arrays no more than they would take raw.
+        """
+        meta = self.meta
+        if not meta.length:
+            return 0
+        array = meta.htype not in OBJECT_HTYPES and meta.dtype is not None and meta.max_shape is not None
+        itemsize = np.dtype(meta.dtype).itemsize if array and meta.dtype is not None else 0
+        most = meta.length * itemsize * math.prod(meta.max_shape or ())
+        spec = get_htype(meta.htype)
+        if array and meta.sample_compression is None and spec.wrapper is None and meta.layout is None:
+            least = meta.length * itemsize * math.prod(meta.min_shape or ())
+            return (least + most) // 2
+        chunks = len(np.unique(self.index.entries["id"]))
+        estimate = chunks * (meta.max_chunk_size // 2)
+        return min(estimate, most) if array and spec.wrapper != "link" else estimate
+
+    def rechunk(self) -> bool:
+        """Repack runs of chunks filled less than half of ``max_chunk_size`` into full chunks; True if any changed.
+
+        Stored bytes are copied as they are (nothing is decoded), into chunks under new ids: a chunk is closed when
+        the next sample would not fit, as when appending. Chunks filled at least half, tiled samples and a lone small
+        chunk (nothing to merge it with) stay as they are. Replaced chunks that the parent commit's index names stay
+        (commits never change); the others, this node's own, are deleted after the flush that stops naming them.
+        """
+        self._write_tail()
+        self._drop_tail()
+        index = self.index
+        entries = index.entries.copy()
+        if not len(entries):
+            return False
+        starts = np.concatenate([[0], entries["end"][:-1]]).astype(np.int64)
+        counts = entries["end"].astype(np.int64) - starts
+        ids, uses = np.unique(entries["id"], return_counts=True)
+        shared = set(ids[uses > 1].tolist())
+        half = self.meta.max_chunk_size // 2
+
+        def kept(pos: int) -> bool:
+            cid = int(entries["id"][pos])
+            if entries["flags"][pos] & TILED:
+                return True
+            if cid in shared:
+                return False
+            header, _ = self._header(cid)
+            return header.num_samples == counts[pos] and (header.body_nbytes >= half or counts[pos] == 1)
+
+        runs: list[list[int]] = [[]]
+        for pos in range(len(entries)):
+            if kept(pos):
+                runs.append([])
+            else:
+                runs[-1].append(pos)
+        runs = [r for r in runs if len(r) > 1 or (r and int(entries["id"][r[0]]) in shared)]
+        if not runs:
+            return False
+        replaced = {pos: self._repack(entries, counts, run) for run in runs for pos in run[:1]}
+        in_runs = {pos for run in runs for pos in run}
+        replaced_ids: set[int] = set()
+        rebuilt = ChunkIndex()
+        for pos in range(len(entries)):
+            cid = int(entries["id"][pos])
+            if pos in replaced:
+                for new_id, n in replaced[pos]:
+                    rebuilt.append(new_id, n)
+            if pos in in_runs:
+                replaced_ids.add(cid)
+            else:
+                rebuilt.append(cid, int(counts[pos]), int(entries["flags"][pos]))
+        committed = self._committed_chunks()
+        for cid in replaced_ids:
+            if cid not in committed:
+                self._garbage.add(self._key(cid))
+            self._forget(cid)
+        assert rebuilt.num_samples == index.num_samples
+        self._index = rebuilt
+        self._dirty = True
+        return True
+
+    def _committed_chunks(self) -> set[int]:
+        """The chunks the parent commit's index names (empty without a parent): any other chunk of the index was
+        written by this node, so it is this node's to delete once no longer named."""
+        if self.meta.base_index is None:
+            return set()
+        base = ChunkIndex.frombytes(self._get(self.meta.base_index), self.meta.base_index)
+        return set(base.entries["id"].tolist())
+
+    def _repack(self, entries: np.ndarray, counts: np.ndarray, run: list[int]) -> list[tuple[int, int]]:
+        """Write the samples of index entries ``run`` into new chunks of at most ``max_chunk_size`` (a sample larger
+        than that in one of its own); return (chunk id, samples) of each."""
+        limit = self.meta.max_chunk_size
+        out: list[tuple[int, int]] = []
+        builder: ChunkBuilder | None = None
+
+        def close() -> None:
+            nonlocal builder
+            if builder is not None and builder.num_samples:
+                cid = secrets.randbits(64)
+                self._put(self._key(cid), builder)
+                out.append((cid, builder.num_samples))
+            builder = None
+
+        window = 8  # chunks fetched at once: a round trip for several, and a bounded amount in memory
+        for k, pos in enumerate(run):
+            if k % window == 0:
+                self._prefetch([int(entries["id"][p]) for p in run[k : k + window]])
+            header, body = self._whole_chunk(int(entries["id"][pos]))
+            count = int(counts[pos])
+            begins, ends = header.byte_spans(np.arange(count, dtype=np.int64))
+            sizes = ends - begins
+            i = 0
+            while i < count:
+                if builder is None:
+                    builder = ChunkBuilder(self.meta.ndim if self.meta.ndim is not None else header.ndim)
+                fit = int(np.searchsorted(np.cumsum(sizes[i:]), limit - builder.nbytes, side="right"))
+                if fit == 0 and builder.num_samples == 0:
+                    fit = 1  # a sample larger than a chunk gets a chunk of its own
+                if fit == 0:
+                    close()
+                    continue
+                builder.add_range(header, body, i, i + fit)
+                i += fit
+                if i < count:
+                    close()
+        close()
+        return out
 
     def collect_garbage(self) -> None:
         """Delete objects no published metadata names any more (call after publishing)."""

@@ -23,13 +23,14 @@ from hub.core.tiles import TiledSample, choose_tile_shape, cut_tiles
 from hub.errors import (
     HubError,
     LinkedSampleError,
+    SampleCompressionError,
     SampleDtypeError,
     SampleShapeError,
     TensorMetaError,
     UnknownCompressionError,
 )
 
-__all__ = ["FileSample", "read", "SampleEncoder", "decode_sample", "codec_for"]
+__all__ = ["FileSample", "read", "SampleEncoder", "decode_sample", "codec_for", "empty_sample"]
 
 #: Tensor info keys that configure a media codec for encoding arrays, and the codec option each sets.
 _CODEC_OPTIONS = {"fps": "fps", "encoder": "encoder", "encoder_options": "options", "sample_rate": "sample_rate"}
@@ -432,6 +433,49 @@ class SampleEncoder:
                 raise SampleDtypeError(f"{where}: not JSON-serializable: {e}") from None
         self._settle((1,), np.dtype("uint8"))
         return data, (1,)
+
+
+def empty_sample(name: str, meta: TensorMeta) -> Any:
+    """What Hub 2.x's ``append_empty`` appends to tensor ``name``: a sample with nothing in it, stored as any other.
+
+    Text is ``""``, json ``{}``, list ``[]``; a sequence has no items and a polygon sample no polygons; an array has
+    size 0 along every dimension but a fixed last one (a bbox sample of no boxes is ``(0, 4)``). A sample stored as
+    an image, audio or video file, and a link, have no empty form, so those raise, saying what to do instead.
+    """
+    where = f"Tensor {name!r}"
+    left_out = "or leave it out with skip_ok=True (it then has fewer samples than the others)"
+    spec = get_htype(meta.htype)
+    if meta.htype in OBJECT_HTYPES:
+        return {"text": "", "json": {}, "list": []}[meta.htype]
+    if spec.wrapper == "sequence":
+        if meta.ndim is None:
+            raise SampleShapeError(
+                f"{where} has no samples yet, so the shape of the items of an empty sequence is unknown: give it a "
+                f"first sequence with items, {left_out}."
+            )
+        return []
+    if is_ragged_polygon(meta.htype, meta.layout):
+        return []
+    if spec.wrapper == "link":
+        raise TensorMetaError(f"{where} holds links, and there is no empty link: give it a hub.link(...), {left_out}.")
+    codec = codec_for(meta)
+    if codec is not None and codec.kind != "bytes":
+        raise SampleCompressionError(
+            f"{where} stores each sample as a {codec.name} file, and no {codec.name} file holds nothing, so it has no "
+            f"empty sample: give it a value, {left_out}."
+        )
+    ndim = meta.ndim
+    if ndim is None and spec.ndims is not None and len(spec.ndims) == 1:
+        ndim = spec.ndims[0]
+    if ndim is None:
+        raise SampleShapeError(
+            f"{where} has no samples yet, so how many dimensions its empty sample has is unknown: give it a first "
+            f"value (an empty array such as np.zeros((0, 0)) will do), {left_out}."
+        )
+    shape = [0] * ndim
+    if spec.last_dim is not None and ndim:
+        shape[-1] = spec.last_dim
+    return np.zeros(shape, dtype=meta.dtype or spec.dtype or "float32")
 
 
 def _json_default(obj: Any) -> Any:

@@ -153,6 +153,16 @@ class Tensor:
     def __repr__(self) -> str:
         return f"Tensor(key={self.key!r}, htype={self.htype!r}, shape={self.shape if self.meta.length else ()})"
 
+    def summary(self) -> str:
+        """Print (and return) this tensor's (or view's) htype, shape, dtype and compression, as ``ds.summary()``
+        does for each tensor."""
+        from hub.core.summary import TENSOR_COLUMNS, table, tensor_row
+
+        view = f", index={self._selection!r}" if self._selection is not None else ""
+        text = "\n".join([f"Tensor(key={self.key!r}{view})", *table([TENSOR_COLUMNS, tensor_row(self)])])
+        print(text)
+        return text
+
     # ------------------------------------------------------------- indexing
     def __getitem__(self, item: Any) -> Tensor:
         sel = self._selection
