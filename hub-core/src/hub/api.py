@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
+from hub.core.copying import check_scheduler, copy_history, prepare_target, select_tensors
 from hub.core.dataset import Dataset
 from hub.core.meta import ROOT_KEY
 from hub.errors import (
@@ -49,8 +51,8 @@ def _hub2_options(local_cache_size: int = 0, access_method: str = "stream") -> N
         )
 
 
-def exists(path: PathLike, creds: Any = None) -> bool:
-    """Whether a hub dataset exists at ``path``."""
+def exists(path: PathLike, creds: Any = None, token: str | None = None) -> bool:
+    """Whether a hub dataset exists at ``path`` (Hub 2.x's ``token`` is taken; see ``docs/api.md``)."""
     return _storage(path, creds, read_only=True).exists(ROOT_KEY)
 
 
@@ -151,59 +153,136 @@ def dataset(
     return load(path, read_only=read_only, creds=creds)
 
 
-def delete(path: PathLike, force: bool = False, creds: Any = None) -> None:
-    """Remove the dataset at ``path`` and everything stored under it."""
+def delete(
+    path: PathLike,
+    force: bool = False,
+    large_ok: bool = False,
+    creds: Any = None,
+    token: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Remove the dataset at ``path`` and everything stored under it (``force=True``: whatever is at ``path``).
+
+    Hub 2.x's ``large_ok``, ``token`` and ``verbose`` are taken and change nothing (see ``docs/api.md``).
+    """
     storage = _storage(path, creds)
     if not storage.exists(ROOT_KEY) and not force:
         raise DatasetNotFoundError(f"No dataset at {storage.url} to delete (pass force=True to clear the path).")
     if not force:
         _check_no_writer(storage, creds)
+    _delete_storage(storage)
+
+
+def _delete_storage(storage: Storage) -> None:
     # The root document goes first, so an interrupted delete leaves no half-dataset that still opens.
     storage.delete(ROOT_KEY)
     storage.delete_prefix("")
 
 
 def copy(
-    src: PathLike | Dataset, dest: PathLike, overwrite: bool = False, src_creds: Any = None, dest_creds: Any = None
+    src: PathLike | Dataset,
+    dest: PathLike,
+    tensors: Sequence[str] | None = None,
+    overwrite: bool = False,
+    src_creds: Any = None,
+    src_token: str | None = None,
+    dest_creds: Any = None,
+    dest_token: str | None = None,
+    num_workers: int = 0,
+    scheduler: str = "threaded",
+    progressbar: bool = True,
 ) -> Dataset:
-    """Copy a dataset's stored objects to ``dest`` as they are (no decoding or re-chunking)."""
-    source = src.storage if isinstance(src, Dataset) else _storage(src, src_creds, read_only=True)
+    """Copy the current version of ``src`` (a path, a dataset or a view) to ``dest``, without its history.
+
+    A path is opened read-only at its default branch. ``tensors`` keeps only those tensors (a group's name keeps
+    every tensor under it). See :meth:`Dataset.copy`; :func:`deepcopy` copies every version.
+    """
+    source = src if isinstance(src, Dataset) else load(src, read_only=True, creds=src_creds)
+    return source.copy(
+        dest,
+        tensors=tensors,
+        overwrite=overwrite,
+        creds=dest_creds,
+        num_workers=num_workers,
+        scheduler=scheduler,
+        progressbar=progressbar,
+    )
+
+
+def deepcopy(
+    src: PathLike | Dataset,
+    dest: PathLike,
+    tensors: Sequence[str] | None = None,
+    overwrite: bool = False,
+    src_creds: Any = None,
+    src_token: str | None = None,
+    dest_creds: Any = None,
+    dest_token: str | None = None,
+    num_workers: int = 0,
+    scheduler: str = "threaded",
+    progressbar: bool = True,
+    public: bool = False,
+    verbose: bool = True,
+) -> Dataset:
+    """Copy the dataset at ``src`` to ``dest`` with every version, branch and tag, its objects as they are.
+
+    ``tensors`` keeps only those tensors (named as in the version ``src`` opens at) in every version.
+    ``num_workers`` threads copy objects (``scheduler="serial"``: this thread alone); a tqdm bar counts them when
+    ``progressbar``. ``dest`` becomes a dataset only when the copy is complete. Hub 2.x's ``src_token``,
+    ``dest_token``, ``public`` and ``verbose`` are taken and change nothing (see ``docs/api.md``).
+    """
+    workers = check_scheduler(scheduler, num_workers)
     if isinstance(src, Dataset):
         src.flush()
-    if not source.exists(ROOT_KEY):
-        raise DatasetNotFoundError(f"No dataset at {source.url} to copy.")
+        reference = src
+    else:
+        reference = load(src, read_only=True, creds=src_creds)
     target = _storage(dest, dest_creds)
-    if target.exists(ROOT_KEY):
-        if not overwrite:
-            raise DatasetExistsError(f"A dataset already exists at {target.url}; pass overwrite=True to replace it.")
-        target.delete(ROOT_KEY)
-        target.delete_prefix("")
-    keys = [k for k in source.list() if k != ROOT_KEY]
-    for start in range(0, len(keys), 64):
-        for key, data in source.get_many(keys[start : start + 64]).items():
-            target.set(key, data)
-    target.set(ROOT_KEY, source.get(ROOT_KEY))  # last: the copy exists only once it is complete
+    prepare_target(reference.storage, target, overwrite, dest_creds)
+    copy_history(reference.storage, target, reference.meta, _names(tensors), workers, progressbar)
     return load(dest, creds=dest_creds)
 
 
-deepcopy = copy
+def _names(tensors: Sequence[str] | str | None) -> list[str] | None:
+    return [tensors] if isinstance(tensors, str) else None if tensors is None else list(tensors)
 
 
-def rename(path: PathLike, new_path: PathLike, creds: Any = None) -> Dataset:
-    """Move a dataset to ``new_path`` (copy, then delete the original)."""
-    copy(path, new_path, src_creds=creds, dest_creds=creds)
-    delete(path, creds=creds)
-    return load(new_path, creds=creds)
+def rename(old_path: PathLike, new_path: PathLike, creds: Any = None, token: str | None = None) -> Dataset:
+    """Move the dataset at ``old_path`` to ``new_path`` with its whole history; returns it, opened there.
+
+    See :meth:`Dataset.rename`. Hub 2.x's ``token`` is taken and changes nothing.
+    """
+    ds = load(old_path, creds=creds)
+    ds.rename(new_path)
+    return ds
 
 
-def like(dest: PathLike, src: PathLike | Dataset, overwrite: bool = False, creds: Any = None) -> Dataset:
-    """An empty dataset at ``dest`` with the tensors (htypes, dtypes, compressions, info) of ``src``."""
+def like(
+    dest: PathLike | Dataset,
+    src: PathLike | Dataset,
+    tensors: Sequence[str] | None = None,
+    overwrite: bool = False,
+    creds: Any = None,
+    token: str | None = None,
+    public: bool = False,
+) -> Dataset:
+    """An empty dataset at ``dest`` with the tensors (htypes, dtypes, compressions, info) of ``src``.
+
+    ``tensors`` picks which (a group's name picks every tensor under it); ``dest`` may be a dataset to add them to.
+    Hub 2.x's ``token`` and ``public`` are taken and change nothing.
+    """
     source = src if isinstance(src, Dataset) else load(src, read_only=True, creds=creds)
-    out = empty(dest, overwrite=overwrite, creds=creds)
+    out = dest if isinstance(dest, Dataset) else empty(dest, overwrite=overwrite, creds=creds)
     if out.read_only:
-        raise ReadOnlyError(f"{dest} is read-only.")
+        raise ReadOnlyError(f"{out.path} is read-only; open it with read_only=False to add tensors to it.")
+    keys, groups = select_tensors(source.meta, _names(tensors), source._group)
+    cut = len(source._group) + 1 if source._group else 0
     with out:
-        for name, tensor in source.tensors.items():
-            out.create_tensor_like(name, tensor)
+        for group in groups:
+            out.create_group(group[cut:], exist_ok=True)
+        for key in keys:
+            if overwrite and key[cut:] in out.tensors:
+                out.delete_tensor(key[cut:])
+            out.create_tensor_like(key[cut:], source._tensor(key))
         out.info.update(source.info.to_dict())
     return out

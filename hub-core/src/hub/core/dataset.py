@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from hub.core.htypes import OBJECT_HTYPES, get_htype
 from hub.core.info import Info
 from hub.core.links import ENV, LinkResolver
 from hub.core.lock import Lease, acquire, release_on_collect
-from hub.core.meta import RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
+from hub.core.meta import ROOT_KEY, RootDoc, TensorMeta, VersionMeta, ids_key, new_id, new_sample_ids, node_meta_key
 from hub.core.polygons import RAGGED, is_ragged_polygon
 from hub.core.samples import SampleEncoder, codec_for, empty_sample
 from hub.core.selection import Selection, pop_position
@@ -964,6 +965,100 @@ class Dataset:
         self._state.batch_depth -= 1
         if self._state.batch_depth == 0:
             self._state.flush()
+
+    # ------------------------------------------------ copying, moving, deleting
+    def copy(
+        self,
+        dest: str | os.PathLike[str],
+        tensors: Sequence[str] | None = None,
+        overwrite: bool = False,
+        creds: Any = None,
+        token: str | None = None,
+        num_workers: int = 0,
+        scheduler: str = "threaded",
+        progressbar: bool = True,
+        public: bool = False,
+    ) -> Dataset:
+        """Copy this dataset, view or group, as it is in the checked-out version, to ``dest`` (Hub 2.x's ``copy``).
+
+        The copy has no history: one uncommitted version on branch ``main``. ``tensors`` keeps only those tensors
+        (a group's name keeps every tensor under it). A whole dataset's objects are copied as they are, by
+        ``num_workers`` threads (``scheduler="serial"``: this thread alone); a view's or group's samples as their
+        stored bytes. ``dest`` becomes a dataset only when the copy is complete. ``creds`` are ``dest``'s; Hub 2.x's
+        ``token`` and ``public`` are taken and change nothing. Returns the copy, opened for writing.
+        """
+        from hub import api
+        from hub.core import copying
+
+        workers = copying.check_scheduler(scheduler, num_workers)
+        names = api._names(tensors)
+        target = api._storage(dest, creds)
+        self._state.flush()
+        copying.prepare_target(self.storage, target, overwrite, creds)
+        if self._selection is None and not self._group:
+            copying.copy_version(self.storage, self._state.meta, target, names, workers, progressbar)
+        else:
+            copying.copy_view(self, target, creds, names, progressbar)
+        return api.load(dest, creds=creds)
+
+    def delete(self, large_ok: bool = False) -> None:
+        """Delete the whole dataset from storage, every version of it (Hub 2.x's ``large_ok`` changes nothing).
+
+        This object can't be used afterwards. Irreversible.
+        """
+        from hub import api
+
+        self._check_whole("delete")
+        if self._group:
+            raise DatasetIndexError(
+                f"delete works on a whole dataset; delete a group with ds.delete_group({self._group!r})."
+            )
+        state = self._state
+        self._check_movable("delete")
+        state.discard_buffers()
+        if state.lease is not None:
+            state.lease.release()
+            state.lease = None
+        state.read_only = True
+        api._delete_storage(state.storage)
+
+    def rename(self, path: str | os.PathLike[str]) -> None:
+        """Move the dataset to ``path`` with its whole history; this object then works on it there.
+
+        The dataset is copied (objects as they are; ``hub.json`` last), then deleted here (``hub.json`` first), so
+        an interruption leaves it whole at one place at least. Views of this object made before keep the old path.
+        """
+        from hub import api
+        from hub.core import copying
+        from hub.errors import DatasetExistsError
+
+        self._check_whole("rename")
+        if self._group:
+            raise DatasetIndexError("rename moves a whole dataset, not a group of it.")
+        state = self._state
+        self._check_movable("rename")
+        state.flush()
+        target = api._storage(path, state.creds)
+        if target.exists(ROOT_KEY):
+            raise DatasetExistsError(f"A dataset already exists at {target.url}; delete it first or pick another path.")
+        copying.prepare_target(state.storage, target, False, state.creds)
+        copying.copy_history(state.storage, target, state.meta, None, 0, False)
+        version = state.branch or state.node_id
+        moved = Dataset._open(target, state.creds, False, version)
+        moved._state.links.creds.update(state.links.creds)
+        if state.lease is not None:
+            state.lease.release()
+            state.lease = None
+        state.read_only = True
+        api._delete_storage(state.storage)
+        object.__setattr__(self, "_state", moved._state)
+
+    def _check_movable(self, what: str) -> None:
+        if self._state.read_only:
+            raise ReadOnlyError(
+                f"The dataset at {self.path} is open read-only, so it can't {what} it; "
+                "load it with hub.load(path, read_only=False) first."
+            )
 
     # ----------------------------------------------------------------- links
     def add_creds_key(self, creds_key: str, managed: bool = False) -> None:

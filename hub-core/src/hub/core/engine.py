@@ -211,8 +211,15 @@ class TensorEngine:
     def _append_tiled(self, sample: TiledSample) -> None:
         self._write_tail()
         self._drop_tail()
-        self.index.append(self._write_tiles(sample), 1, TILED)
+        self.append_manifest(self._write_tiles(sample), sample.shape)
+
+    def append_manifest(self, manifest_id: int, shape: tuple[int, ...]) -> None:
+        """Append a tiled sample whose tile manifest (``manifest_id``) and tiles are stored already (a copy's)."""
+        self._write_tail()
+        self._drop_tail()
+        self.index.append(manifest_id, 1, TILED)
         self.meta.length += 1
+        self.meta.update_shape_bounds([shape])
         self._dirty = True
 
     def _manifest(self, cid: int) -> TileManifest:

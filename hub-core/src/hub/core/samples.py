@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from hub.errors import (
     TensorMetaError,
     UnknownCompressionError,
 )
+
+if TYPE_CHECKING:
+    from hub.storage import Storage
 
 __all__ = ["FileSample", "read", "SampleEncoder", "decode_sample", "codec_for", "empty_sample"]
 
@@ -57,20 +61,29 @@ def codec_for(meta: TensorMeta) -> Any:
 
 
 class FileSample:
-    """A sample backed by a file (``hub.read(path)``), read and decoded only when needed."""
+    """A sample backed by a file (``hub.read(path)``), read and decoded only when needed.
 
-    def __init__(self, path: str | os.PathLike[str], verify: bool = False, compression: str | None = None) -> None:
+    The file is a local path, an object of a storage (``s3://``, ``gcs://``/``gcp://``, ``mem://`` URLs, read with
+    ``creds``; or a key or URL under ``storage``, a :class:`~hub.storage.Storage`), or an ``http(s)://`` URL.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        verify: bool = False,
+        compression: str | None = None,
+        creds: Any = None,
+        storage: Storage | None = None,
+    ) -> None:
         from hub.compression import get_codec, sniff_compression
 
-        self.path = str(path)
+        self.path = os.fspath(path)
         self._buffer: bytes | None = None
         self._array: np.ndarray | None = None
-        if not Path(self.path).is_file():
-            raise SampleFileNotFoundError(f"hub.read: no file at {self.path!r}.")
+        self._creds = creds
+        self._store, self._key = _file_source(self.path, creds, storage)
         if compression is None:
-            with open(self.path, "rb") as f:
-                head = f.read(64)
-            compression = sniff_compression(head)
+            compression = sniff_compression(self._head())
             if compression is None:
                 raise UnknownCompressionError(
                     f"hub.read: can't tell the format of {self.path!r} from its header; "
@@ -82,12 +95,28 @@ class FileSample:
 
             verify_bytes(self.buffer, self.compression)
 
+    def _head(self) -> bytes:
+        if self._store is not None:
+            return self._store.get_range(self._key, 0, 64)
+        if _is_http(self.path):
+            return self.buffer[:64]
+        with open(self.path, "rb") as f:
+            return f.read(64)
+
     @property
     def buffer(self) -> bytes:
         """The file's bytes, as stored."""
         if self._buffer is None:
-            with open(self.path, "rb") as f:
-                self._buffer = f.read()
+            if self._store is not None:
+                self._buffer = self._store.get(self._key)
+            elif _is_http(self.path):
+                try:
+                    self._buffer = LinkResolver._http(self.path, self._creds)
+                except OSError as e:
+                    raise SampleFileNotFoundError(f"hub.read: can't fetch {self.path!r}: {e}") from e
+            else:
+                with open(self.path, "rb") as f:
+                    self._buffer = f.read()
         return self._buffer
 
     @property
@@ -119,13 +148,54 @@ class SampleFileNotFoundError(HubError, FileNotFoundError):
     """``hub.read`` was given a path that is not a file."""
 
 
-def read(path: str | os.PathLike[str], verify: bool = False, compression: str | None = None) -> FileSample:
-    """A lazy sample from a file: its compression comes from the file's header.
+def read(
+    path: str | os.PathLike[str],
+    verify: bool = False,
+    creds: Any = None,
+    compression: str | None = None,
+    storage: Storage | None = None,
+) -> FileSample:
+    """A lazy sample from a file: its compression comes from the file's header (or ``compression``).
 
-    Appending it to a tensor with the same ``sample_compression`` stores the file's bytes
+    ``path`` is a local path, an ``s3://``, ``gcs://``/``gcp://`` or ``http(s)://`` URL (``creds`` as for
+    ``hub.load``; for HTTP ``{"headers": {...}}``), or, with ``storage`` (a :class:`~hub.storage.Storage`, e.g.
+    ``hub.storage.storage_from_url("s3://bucket/images")``, to reuse one connection for many files), a key in it or
+    a URL under its root. Appending it to a tensor with the same ``sample_compression`` stores the file's bytes
     verbatim; ``verify=True`` decodes it once now to reject corrupt files early.
     """
-    return FileSample(path, verify=verify, compression=compression)
+    return FileSample(path, verify=verify, compression=compression, creds=creds, storage=storage)
+
+
+def _is_http(path: str) -> bool:
+    return path.lower().startswith(("http://", "https://"))
+
+
+def _file_source(path: str, creds: Any, storage: Storage | None) -> tuple[Storage | None, str]:
+    """The storage and key holding ``path`` (no storage: a local file or an HTTP URL)."""
+    from hub.storage import storage_from_url
+
+    if storage is None and "://" in path and not _is_http(path) and not path.startswith("file://"):
+        directory, name = posixpath.split(path.rstrip("/"))
+        if not name or directory.endswith(":/"):
+            raise SampleFileNotFoundError(f"hub.read: {path!r} names no object in a bucket.")
+        storage = storage_from_url(directory, creds=creds, read_only=True)
+        path = name
+    if storage is None:
+        local = path[len("file://") :] if path.startswith("file://") else path
+        if not _is_http(path) and not Path(local).is_file():
+            raise SampleFileNotFoundError(f"hub.read: no file at {path!r}.")
+        return None, local
+    root = storage.url.rstrip("/") + "/"
+    if "://" in path:
+        if not path.startswith(root):
+            raise SampleFileNotFoundError(
+                f"hub.read: {path!r} is not under the storage given ({storage.url}); pass a key in it, or a URL "
+                "under its root, or leave storage out."
+            )
+        path = path[len(root) :]
+    if not storage.exists(path):
+        raise SampleFileNotFoundError(f"hub.read: no object {path!r} in {storage.url}.")
+    return storage, path
 
 
 def _cast(arr: np.ndarray, dtype: np.dtype, where: str, from_python: bool) -> np.ndarray:

@@ -326,20 +326,47 @@ class Tensor:
     def list(self) -> Any:
         return self.text()
 
-    def data(self) -> builtins.dict[str, Any]:
-        """``{"value": ...}``; class labels also carry their names under ``"text"``."""
-        if self.meta.htype in OBJECT_HTYPES:
+    def data(self, aslist: bool = False) -> builtins.dict[str, Any]:
+        """The selected samples with what their htype adds, as Hub 2.x's ``data()``: ``{"value": ...}`` (the
+        ``numpy(aslist)`` values; for text/json/list ``text()``), class labels with their names under ``"text"``,
+        images with ``"sample_info"``; a ``video`` tensor gives ``{"frames", "timestamps", "sample_info"}``."""
+        htype = self.meta.htype
+        if htype in OBJECT_HTYPES:
             return {"value": self.text()}
-        value = self.numpy(aslist=True)
+        if htype == "video":
+            return {
+                "frames": self.numpy(aslist=aslist),
+                "timestamps": self._timestamps(aslist),
+                "sample_info": self.sample_info,
+            }
+        value = self.numpy(aslist=aslist)
         out: builtins.dict[str, Any] = {"value": value}
-        if self.meta.htype == "class_label":
+        if htype == "class_label":
             names = self.meta.info.get("class_names") or []
             if names:
-                if self._sel().scalar:
-                    out["text"] = [names[int(i)] for i in np.ravel(value)]
-                else:
-                    out["text"] = [[names[int(i)] for i in np.ravel(v)] for v in value]
+                out["text"] = _label_names(value, names)
+        elif htype in ("image", "image.rgb", "image.gray"):
+            out["sample_info"] = self.sample_info or {}
         return out
+
+    def _timestamps(self, aslist: bool) -> Any:
+        """Each selected video sample's frame times: one array for one sample, a list of them for a view."""
+        decoder, sub = self._decoder(), self._subscript
+        sel = self._sel()
+        stamps = self._each(sel.array(), lambda d, s: decoder.timestamps(d, s, sub))
+        if aslist:
+            stamps = [np.asarray(t).tolist() for t in stamps]
+        return stamps[0] if sel.scalar else stamps
+
+    def modified_samples(self, target_id: str | None = None, return_indexes: bool = False) -> Any:
+        """The samples of this tensor appended or updated since version ``target_id`` (a commit, tag or branch the
+        current version descends from; default: the parent commit), as a view; with ``return_indexes=True`` also
+        their indices. Read from the change records of the versions in between (Hub 2.x's API)."""
+        from hub.core import versioning
+
+        indexes = versioning.modified_indexes(self._state, self.key, target_id)
+        view = Tensor(self._state, self.key)[indexes]
+        return (view, indexes) if return_indexes else view
 
     # --------------------------------------------------------------- writes
     def _check_whole(self, what: str) -> None:
@@ -365,11 +392,23 @@ class Tensor:
         self._check_whole("append")
         self.extend([sample])
 
-    def extend(self, samples: Sequence[Any] | np.ndarray) -> None:
-        """Add many samples at the end; a numpy batch of raw samples is stored in one pass."""
+    def extend(self, samples: Sequence[Any] | np.ndarray, progressbar: bool = False) -> None:
+        """Add many samples at the end; a numpy batch of raw samples is stored in one pass.
+
+        ``progressbar=True`` (Hub 2.x's) shows a tqdm bar over the samples; all of them or none are added either way.
+        """
         self._check_whole("extend")
         with self._state.write([self.key]):
-            self._state.extend_tensor(self.key, samples)
+            if not progressbar:
+                self._state.extend_tensor(self.key, samples)
+                return
+            from tqdm import tqdm
+
+            with tqdm(total=len(samples), desc=f"extend {self.key}", unit="sample") as bar:
+                for start in range(0, len(samples), _PROGRESS_STEP):
+                    part = samples[start : start + _PROGRESS_STEP]
+                    self._state.extend_tensor(self.key, part)
+                    bar.update(len(part))
 
     def __setitem__(self, item: Any, value: Any) -> None:
         view = self[item]
@@ -388,6 +427,9 @@ class Tensor:
                 engine.update(int(p), sample)
                 changes.record_update(engine.meta, int(p))
 
+
+#: Samples stored per step of ``extend(..., progressbar=True)``.
+_PROGRESS_STEP = 256
 
 #: MIME types of the video containers a notebook player is told about.
 _MIMETYPES = {"mp4": "video/mp4", "webm": "video/webm", "mkv": "video/x-matroska", "avi": "video/x-msvideo"}
@@ -422,3 +464,11 @@ def _owned(value: Any) -> Any:
     if isinstance(value, list):
         return [_owned(v) for v in value]
     return value
+
+
+def _label_names(value: Any, names: builtins.list[str]) -> Any:
+    """The class names of labels ``value`` (an array or list of them), nested as it is (Hub 2.x's ``convert_to_text``);
+    None for an id without a name."""
+    if isinstance(value, (np.integer, int)):
+        return names[int(value)] if int(value) < len(names) else None
+    return [_label_names(v, names) for v in value]

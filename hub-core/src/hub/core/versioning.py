@@ -410,6 +410,40 @@ def diff(state: _State, id_1: str | None = None, id_2: str | None = None) -> dic
     }
 
 
+def modified_indexes(state: _State, key: str, target: str | None = None) -> list[int]:
+    """Indices (in the current version) of the samples of tensor ``key`` appended or updated since ``target``, a
+    version the current one descends from (default: its parent commit), from the versions' change records."""
+    tensor_id = state.meta.tensors[key].id
+    lineage = [(state.node_id, state.meta)]
+    if target is not None:
+        stop = resolve(state, target)[0]
+        while lineage[-1][0] != stop:
+            parent = lineage[-1][1].parent
+            if parent is None:
+                raise VersionControlError(
+                    f"{target!r} is not a version the current one ({state.node_id}) descends from, so there are no "
+                    "changes since it to list; give a commit of this branch's history (ds.commits lists them)."
+                )
+            lineage.append((parent, _committed_meta(state, parent)))
+        lineage.pop()  # the target itself: changes since it, not in it
+    modified = np.zeros(0, dtype=np.int64)
+    for _, meta in reversed(lineage):
+        tensor = next((t for t in meta.tensors.values() if t.id == tensor_id), None)
+        if tensor is None:  # not in that version (created later): nothing before it counts
+            modified = np.zeros(0, dtype=np.int64)
+            continue
+        record = tensor.changes
+        if record.get("created"):
+            modified = np.arange(tensor.length, dtype=np.int64)
+            continue
+        # Updated and deleted indices are the parent's; a kept sample moves down by the deletions before it.
+        deleted = np.asarray(record.get("deleted", []), dtype=np.int64)
+        earlier = np.union1d(modified[~np.isin(modified, deleted)], np.asarray(record.get("updated", []), np.int64))
+        lo, hi = record.get("added", [0, 0])
+        modified = np.union1d(earlier - np.searchsorted(deleted, earlier), np.arange(lo, hi, dtype=np.int64))
+    return [int(i) for i in modified]
+
+
 def format_diff(result: dict[str, Any]) -> str:
     """A readable rendering of :func:`diff`'s result."""
     lines = [f"Changes since the common ancestor {result['ancestor'] or '(none)'}:"]

@@ -73,7 +73,7 @@ def run_eval(pipeline: Pipeline, data_in: Any, ds_out: Dataset | None, options: 
     step = _checkpoint_step(options, scheduler, n)
     skipped: list[tuple[int, str]] = []
     lock = threading.Lock()
-    with tqdm(total=n, desc="transform", disable=not options.progressbar) as bar:
+    with tqdm(total=n, desc=pipeline.name, disable=not options.progressbar) as bar:
 
         def progress(k: int) -> None:
             with lock:

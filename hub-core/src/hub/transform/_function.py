@@ -40,9 +40,11 @@ def _lookup(module: str, qualname: str) -> Any:
 class TransformFunction:
     """What ``@hub.compute`` makes of a function: calling it binds arguments into a :class:`ComputeFunction`."""
 
-    def __init__(self, func: Callable[..., Any]) -> None:
+    def __init__(self, func: Callable[..., Any], name: str | None = None) -> None:
         self.func = func
         functools.update_wrapper(self, func)
+        #: Hub 2.x's ``name``: what the progress bar of ``eval`` shows (the function's name by default).
+        self.name = name if name is not None else func.__name__
 
     def __call__(self, *args: Any, **kwargs: Any) -> ComputeFunction:
         return ComputeFunction(self, args, kwargs)
@@ -50,7 +52,7 @@ class TransformFunction:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # The module attribute is this object, not ``func``: pickle the name, which finds this object again.
         if _BY_VALUE.get():
-            return (TransformFunction, (self.func,))
+            return (TransformFunction, (self.func, self.name))
         module, qualname = self.func.__module__, self.func.__qualname__
         if "<locals>" in qualname or "<lambda>" in qualname:
             raise pickle.PicklingError(f"{qualname} is defined inside a function, so another process can't import it")
@@ -60,13 +62,14 @@ class TransformFunction:
         return f"hub.compute({self.func.__qualname__})"
 
 
-def compute(func: Callable[..., Any]) -> TransformFunction:
+def compute(func: Callable[..., Any], name: str | None = None) -> TransformFunction:
     """Make ``func(sample_in, samples_out, **kwargs)`` a transform: ``func(**kwargs).eval(data_in, ds_out)``.
 
     For each input, ``func`` appends zero or more samples: ``samples_out.images.append(x)`` or
-    ``samples_out.append({"images": x, "labels": y})``.
+    ``samples_out.append({"images": x, "labels": y})``. ``name`` (Hub 2.x's) labels the progress bar of ``eval``;
+    it defaults to the function's name.
     """
-    return TransformFunction(func)
+    return TransformFunction(func, name)
 
 
 class ComputeFunction:
@@ -125,6 +128,11 @@ class Pipeline:
 
     def __init__(self, functions: Sequence[ComputeFunction]) -> None:
         self.functions = list(functions)
+
+    @property
+    def name(self) -> str:
+        """What the progress bar shows: the transforms' names."""
+        return " | ".join(f.function.name for f in self.functions) or "transform"
 
     def run(self, sample_in: Any, tensors: frozenset[str], check_lengths: bool) -> dict[str, list[Any]]:
         """What the pipeline appends for one input, by tensor name (relative to the output dataset)."""
