@@ -28,7 +28,7 @@ from hub.core.meta import (
     node_meta_key,
 )
 from hub.core.tiles import TILED, TileManifest
-from hub.errors import DatasetExistsError, SchedulerError, TensorNotFoundError
+from hub.errors import DatasetExistsError, SchedulerError, TensorNotFoundError, TransformOptionError
 from hub.storage import Storage
 
 if TYPE_CHECKING:
@@ -38,15 +38,17 @@ __all__ = ["select_tensors", "copy_history", "copy_version", "copy_view", "check
 
 _BATCH = 64  # objects fetched per get_many
 _SAMPLE_BATCH = 256  # samples read per engine read when copying a view
-_SCHEDULERS = ("serial", "threaded", "processed", "ray")
 
 
 def check_scheduler(scheduler: str, num_workers: int) -> int:
-    """The number of copying threads for Hub 2.x's ``num_workers``/``scheduler`` (0: this thread)."""
-    if scheduler not in _SCHEDULERS:
-        raise SchedulerError(f"Unknown scheduler {scheduler!r}; use one of {list(_SCHEDULERS)}.")
-    if not isinstance(num_workers, int) or num_workers < 0:
-        raise SchedulerError(f"num_workers is a non-negative int, got {num_workers!r}.")
+    """Hub 2.x's ``num_workers``/``scheduler`` of a call that moves stored bytes (copies, ``rechunk``), checked as an
+    ``eval``'s are; the number of threads to use (0: this thread)."""
+    from hub.transform._schedulers import SCHEDULERS
+
+    if scheduler not in SCHEDULERS:
+        raise SchedulerError(f"Unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise TransformOptionError(f"num_workers must be 0 (run serially) or more, got {num_workers!r}.")
     return 0 if scheduler == "serial" else num_workers
 
 

@@ -936,14 +936,10 @@ class Dataset:
         """
         from tqdm import tqdm
 
-        from hub.errors import SchedulerError, TransformOptionError
-        from hub.transform import SCHEDULERS
+        from hub.core import copying
 
         self._check_whole("rechunk")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise TransformOptionError(f"num_workers must be 0 (run serially) or more, got {num_workers!r}.")
-        if scheduler not in SCHEDULERS:
-            raise SchedulerError(f"Unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
+        copying.check_scheduler(scheduler, num_workers)
         state = self._state
         names = list(self.tensors) if tensors is None else [tensors] if isinstance(tensors, str) else list(tensors)
         keys = [self._full(n) for n in names]
