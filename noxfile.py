@@ -39,7 +39,8 @@ def tests(session: nox.Session) -> None:
     """The whole suite, with all three packages installed."""
     # An empty find-links folder hides local wheel folders, whose CPU torch would otherwise win over PyPI's.
     # Not session.create_tmp(): it points TMPDIR into the virtualenv, where Ray refuses to start its workers.
-    session.install(*TORCH_VISION, env={"PIP_FIND_LINKS": tempfile.mkdtemp(prefix="hub-no-find-links-")})
+    with tempfile.TemporaryDirectory(prefix="hub-no-find-links-") as empty:
+        session.install(*TORCH_VISION, env={"PIP_FIND_LINKS": empty})
     session.install(CORE_TESTS, TORCH, TENSORFLOW, *TEST_DEPS, "scikit-image")
     session.run("pytest", "tests", "--ignore=tests/tensorflow", *session.posargs)
     # TensorFlow's tests in a process of their own: importing tensorflow and then triton (which torchvision

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +24,20 @@ class TestLocalStorage(StoreTests):
         return storage_from_url(store.url, read_only=True)
 
 
+#: Where the state machine's stores live: one folder per example, all removed when the module's tests end (the
+#: machine's teardown empties a store, and an empty root folder would otherwise stay behind for each example).
+_MACHINE_ROOT = Path(tempfile.gettempdir()) / f"hub-sm-{os.getpid()}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_machine_stores() -> Iterator[None]:
+    yield
+    shutil.rmtree(_MACHINE_ROOT, ignore_errors=True)
+
+
 def _fresh_local() -> LocalStorage:
-    return LocalStorage(tempfile.mkdtemp(prefix="hub-sm-"))
+    _MACHINE_ROOT.mkdir(exist_ok=True)
+    return LocalStorage(tempfile.mkdtemp(dir=_MACHINE_ROOT))
 
 
 TestLocalStateMachine = store_state_machine(_fresh_local).TestCase
