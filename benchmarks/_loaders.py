@@ -553,7 +553,9 @@ class Streaming(System):
                 AWS_SECRET_ACCESS_KEY=remote["creds"]["aws_secret_access_key"],
                 AWS_DEFAULT_REGION=remote["creds"]["region_name"],
             )
-            cache = tempfile.mkdtemp(prefix="streaming-cache-")
+            # A fresh cache per pass (else later passes read shards the first one downloaded), next to the prepared
+            # copy: in the run's scratch folder, which the run removes.
+            cache = tempfile.mkdtemp(prefix="streaming-cache-", dir=os.path.dirname(os.path.abspath(self.dest)))
             location = {"remote": f"s3://{remote['bucket']}/{remote['prefix']}", "local": cache}
 
         class Decoding(StreamingDataset):  # type: ignore[misc]
