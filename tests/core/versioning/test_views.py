@@ -217,6 +217,9 @@ def test_refusals(url: str, tmp_path: Path) -> None:
         ro[:1].save_view(verbose=False)
     with pytest.raises(ReadOnlyError):
         ro.delete_view("v")
+    with pytest.raises(ReadOnlyError):
+        ro.get_view("v").optimize(progressbar=False)
+    assert ro.get_view("v").virtual
     assert [e.id for e in ro.get_views()] == ["v"]
 
 

@@ -147,6 +147,13 @@ def _view_hash(url: str, commit: str, group: str, selection: Selection | None) -
 
 
 # ----------------------------------------------------------------------- saving
+def _check_writable(ds: Dataset, what: str) -> None:
+    if ds._state.read_only or ds._state.storage.read_only:
+        raise ReadOnlyError(
+            f"The dataset at {ds.path} is open read-only, so {what} load it with hub.load(path, read_only=False)."
+        )
+
+
 def _commit_of(view: Dataset) -> str:
     state = view._state
     if view.has_head_changes:
@@ -192,11 +199,7 @@ def save(
     from hub.core.copying import copy_view
 
     state = view._state
-    if state.read_only or state.storage.read_only:
-        raise ReadOnlyError(
-            f"The dataset at {view.path} is open read-only, so a view can't be saved in it; load it with "
-            "hub.load(path, read_only=False), or save the view elsewhere with save_view(path=...)."
-        )
+    _check_writable(view, "a view can't be saved in it; save it elsewhere with save_view(path=...), or")
     if id is not None and (not isinstance(id, str) or not id):
         raise DatasetViewSavingError(f"A view's id is a non-empty string, got {id!r}.")
     commit = _commit_of(view)
@@ -246,6 +249,7 @@ def optimize(ds: Dataset, view_id: str, progressbar: bool) -> dict[str, Any]:
     from hub.core.copying import copy_view
 
     storage = ds._state.storage
+    _check_writable(ds, "its views can't be optimized;")
     info = entry(ds, view_id)
     if info.get("optimized"):
         return info
@@ -404,11 +408,7 @@ def load(ds: Dataset, info: dict[str, Any]) -> Dataset:
 def delete(ds: Dataset, view_id: str) -> None:
     """Remove the entry (by compare-and-swap), then its objects."""
     state = ds._state
-    if state.read_only or state.storage.read_only:
-        raise ReadOnlyError(
-            f"The dataset at {ds.path} is open read-only, so its views can't be deleted; "
-            "load it with hub.load(path, read_only=False)."
-        )
+    _check_writable(ds, "its views can't be deleted;")
     removed: list[dict[str, Any]] = []
 
     def drop(views: dict[str, dict[str, Any]]) -> None:
