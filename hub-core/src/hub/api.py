@@ -10,6 +10,8 @@ from typing import Any
 from hub.core.copying import check_scheduler, copy_history, prepare_target, select_tensors
 from hub.core.dataset import Dataset
 from hub.core.meta import ROOT_KEY
+from hub.core.views import is_external as is_external_view
+from hub.core.views import load_external as load_external_view
 from hub.errors import (
     CorruptDatasetError,
     DatasetExistsError,
@@ -125,7 +127,10 @@ def load(
     _hub2_options(local_cache_size, access_method)
     text, version = _split_version(path, version)
     storage = _storage(text, creds, read_only=bool(read_only))
-    return Dataset._open(storage, creds, bool(read_only), version)
+    ds = Dataset._open(storage, creds, bool(read_only), version)
+    if is_external_view(ds):  # saved with view.save_view(path=...): the view of its source, as Hub 2.x loaded it
+        return load_external_view(ds, creds)
+    return ds
 
 
 def dataset(

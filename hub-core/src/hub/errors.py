@@ -52,6 +52,8 @@ __all__ = [
     "UnknownCredsKeyError",
     "CredsKeyExistsError",
     "UnsupportedFeatureError",
+    "DatasetViewSavingError",
+    "ViewNotFoundError",
 ]
 
 
@@ -273,3 +275,14 @@ class CredsKeyExistsError(TensorMetaError):
 
 class UnsupportedFeatureError(HubError, NotImplementedError):
     """A Hub 2.x call that needs an app or a hosted service hub does not have; the message says what to use instead."""
+
+
+class DatasetViewSavingError(HubError):
+    """A view can't be saved as asked (uncommitted changes it could not name, no commit yet, a bad id)."""
+
+
+class ViewNotFoundError(HubError, KeyError):
+    """No saved view has the id given to ``get_view``/``load_view``/``delete_view`` (Hub 2.x raised ``KeyError``)."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; show the message as written.
+        return str(self.args[0])

@@ -34,7 +34,7 @@ from hub.storage import Storage
 if TYPE_CHECKING:
     from hub.core.dataset import Dataset
 
-__all__ = ["select_tensors", "copy_history", "copy_version", "copy_view", "check_scheduler"]
+__all__ = ["select_tensors", "copy_history", "copy_version", "copy_view", "check_scheduler", "publish"]
 
 _BATCH = 64  # objects fetched per get_many
 _SAMPLE_BATCH = 256  # samples read per engine read when copying a view
@@ -135,7 +135,7 @@ def _transfer(
                 bar.update(batch(part))
 
 
-def _publish(target: Storage, heads: dict[str, str], tags: dict[str, str] | None = None) -> None:
+def publish(target: Storage, heads: dict[str, str], tags: dict[str, str] | None = None) -> None:
     """Write the copy's ``hub.json``: from now on it is a dataset."""
     from hub import __version__
 
@@ -189,7 +189,7 @@ def copy_history(
     _transfer(source, target, objects, workers, progressbar, "Copying dataset")
     for key, data in documents.items():
         target.set(key, replaced.get(key, data))
-    _publish(target, dict(root.heads), dict(root.tags))
+    publish(target, dict(root.heads), dict(root.tags))
 
 
 def _version_objects(source: Storage, meta: VersionMeta) -> list[str]:
@@ -241,7 +241,7 @@ def copy_version(
     _transfer(source, target, _version_objects(source, out), workers, progressbar, "Copying dataset")
     node = new_id()
     target.set(node_meta_key(node), out.tobytes())
-    _publish(target, {"main": node})
+    publish(target, {"main": node})
 
 
 def copy_view(
@@ -250,9 +250,10 @@ def copy_view(
     creds: Any,
     names: Sequence[str] | None,
     progressbar: bool,
+    info: dict[str, Any] | None = None,
 ) -> None:
     """Copy the samples a view (or group) selects to ``target``, a new dataset without history; stored bytes are
-    copied as they are (a tiled sample is cut into tiles again)."""
+    copied as they are (a tiled sample is cut into tiles again). ``info`` is added to the copy's dataset info."""
     from hub.core.dataset import DEFAULT_BRANCH, Dataset, _State
     from hub.core.lock import acquire
 
@@ -263,7 +264,8 @@ def copy_view(
     node = new_id()
     meta = src.meta.copy()
     meta.parent, meta.changed, meta.changes = None, True, {}
-    meta.info = meta.info if not view._group else {}
+    meta.info = dict(meta.info) if not view._group else {}
+    meta.info.update(info or {})
     meta.groups = _parent_groups([k[cut:] for k in keys], [g[cut:] for g in named_groups])
     meta.tensors = {}
     for key in _with_ids(src.meta, keys):
@@ -295,7 +297,7 @@ def copy_view(
                 bar.update(len(part))
         state.meta_dirty = True
     out.close()
-    _publish(target, {DEFAULT_BRANCH: node})
+    publish(target, {DEFAULT_BRANCH: node})
 
 
 def _copy_tiles(source: Storage, target: Storage, tensor_id: str, manifest: TileManifest) -> int:

@@ -22,6 +22,7 @@ from hub.core.samples import SampleEncoder, codec_for, empty_sample
 from hub.core.selection import Selection, pop_position
 from hub.core.summary import TENSOR_COLUMNS, table, tensor_row
 from hub.core.tensor import Tensor
+from hub.core.views import ViewEntry
 from hub.errors import (
     CredsKeyExistsError,
     DatasetIndexError,
@@ -961,6 +962,79 @@ class Dataset:
         self._state.batch_depth -= 1
         if self._state.batch_depth == 0:
             self._state.flush()
+
+    # ------------------------------------------------------------ saved views
+    def save_view(
+        self,
+        message: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        id: str | None = None,
+        optimize: bool = False,
+        num_workers: int = 0,
+        scheduler: str = "threaded",
+        verbose: bool = True,
+        **ds_args: Any,
+    ) -> str:
+        """Save this view (its samples of the last commit) under ``id`` (default: a hash of the view) in the dataset.
+
+        Returns the id; ``ds.load_view(id)`` gives the view back, read-only, at the commit it was saved at, whatever
+        is committed later. The view must have no uncommitted changes to name (commit first: a
+        :class:`~hub.errors.DatasetViewSavingError` says so). ``optimize=True`` also copies its samples (stored
+        bytes as they are) into a compact dataset inside this one's storage. ``path`` saves the view as a dataset of
+        its own there instead (``ds_args``: :func:`hub.empty`'s keywords), which :func:`hub.load` opens as the view;
+        it is not listed by ``get_views`` and the path is returned. ``num_workers``/``scheduler`` are checked (the
+        copy runs in this process); ``verbose`` shows the copy's progress bar. See ``docs/api.md``.
+        """
+        from hub.core import copying, views
+
+        copying.check_scheduler(scheduler, num_workers)
+        if path is not None:
+            return views.save_external(self, os.fspath(path), message, id, optimize, verbose, ds_args)
+        if ds_args:
+            from hub.errors import DatasetOptionError
+
+            raise DatasetOptionError(
+                f"save_view got {sorted(ds_args)}, keywords for a view saved as a dataset of its own: give path= too."
+            )
+        return views.save(self, message, id, optimize, verbose)
+
+    def get_views(self, commit_id: str | None = None) -> list[ViewEntry]:
+        """The views saved of commit ``commit_id`` (default: the checked-out commit, as Hub 2.x did), oldest first."""
+        from hub.core import views
+
+        commit = commit_id or self.commit_id
+        found = [(i, info) for i, info in views.entries(self).items() if info.get("commit") == commit]
+        found.sort(key=lambda item: (item[1].get("time", 0), item[0]))
+        return [ViewEntry(info, i, self) for i, info in found]
+
+    def get_view(self, id: str) -> ViewEntry:
+        """The saved view ``id`` (a :class:`~hub.core.views.ViewEntry`; ``.load()`` gives its samples).
+
+        :class:`~hub.errors.ViewNotFoundError` (a ``KeyError``) if there is none.
+        """
+        from hub.core import views
+
+        return ViewEntry(views.entry(self, id), id, self)
+
+    def load_view(
+        self,
+        id: str,
+        optimize: bool = False,
+        num_workers: int = 0,
+        scheduler: str = "threaded",
+        progressbar: bool = True,
+    ) -> Dataset:
+        """The saved view ``id``, read-only, at its commit; ``optimize=True`` first gives it an optimized copy."""
+        entry = self.get_view(id)
+        if optimize:
+            entry.optimize(num_workers=num_workers, scheduler=scheduler, progressbar=progressbar)
+        return entry.load()
+
+    def delete_view(self, id: str) -> None:
+        """Delete the saved view ``id`` and its data (:class:`~hub.errors.ViewNotFoundError` if there is none)."""
+        from hub.core import views
+
+        views.delete(self, id)
 
     # ------------------------------------------------ copying, moving, deleting
     def copy(

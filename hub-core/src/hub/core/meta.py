@@ -33,7 +33,7 @@ __all__ = [
     "check_format_version",
 ]
 
-FORMAT_VERSION = "1.3"
+FORMAT_VERSION = "1.4"
 FORMAT_MAJOR = 1
 #: Features a node's metadata may list in ``requires`` (from format 1.3) that this reader knows; it refuses others.
 KNOWN_FEATURES = frozenset({"ragged_polygons"})
