@@ -117,6 +117,29 @@ def test_memory_datasets_work_with_fork_and_refuse_spawn() -> None:
         ds.pytorch(num_workers=2, multiprocessing_context="spawn")
 
 
+def _module_level_collate(samples: list[Any]) -> list[Any]:
+    return samples
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_unpicklable_functions_are_refused_before_spawned_workers_start(numbers: hub.Dataset, method: str) -> None:
+    """Worker processes started with spawn or forkserver receive the transform and collate_fn pickled: a lambda is
+    refused at once with a LoaderOptionError saying what to do (the DataLoader would fail later with a bare
+    PicklingError); under fork, which pickles nothing, it works."""
+    with pytest.raises(LoaderOptionError, match=r"transform .* can't be pickled.*module level"):
+        numbers.pytorch(num_workers=2, transform={"x": lambda v: v}, multiprocessing_context=method)
+    with pytest.raises(LoaderOptionError, match=r"collate_fn .* can't be pickled"):
+        numbers.pytorch(num_workers=2, batch_size=2, collate_fn=lambda b: b, multiprocessing_context=method)
+    loader = numbers[:8].pytorch(
+        num_workers=2, batch_size=4, collate_fn=_module_level_collate, multiprocessing_context=method
+    )
+    assert sum(len(batch) for batch in loader) == 8
+    forked = numbers[:8].pytorch(
+        num_workers=2, batch_size=4, transform={"x": lambda v: v}, multiprocessing_context="fork"
+    )
+    assert sorted(indices(list(forked))) == list(range(8))
+
+
 def test_map_dataset_with_a_sampler(numbers: hub.Dataset) -> None:
     mapped = hub_torch.HubMapDataset(numbers[100:])
     assert len(mapped) == 140

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -188,14 +189,15 @@ def dataset_to_pytorch(
         return HubDataLoader(
             iterable, num_workers=0, pin_memory=pin_memory, use_progress_bar=use_progress_bar, **loader_kwargs
         )
-    if num_workers > 0 and dataset.path.startswith("mem://"):
-        method = multiprocessing_context or torch.multiprocessing.get_start_method(allow_none=True) or "fork"
-        if method != "fork":
+    method = multiprocessing_context or torch.multiprocessing.get_start_method(allow_none=True) or "fork"
+    if num_workers > 0 and method != "fork":
+        if dataset.path.startswith("mem://"):
             raise DatasetNotShareableError(
                 f"The dataset {dataset.path} lives in this process's memory, so {method!r} worker processes can't "
                 "open it. Use parallelism='threads', num_workers=0, multiprocessing_context='fork', or store it on "
                 "disk (hub.deepcopy(src, path))."
             )
+        _check_picklable(method, transform=transform, collate_fn=collate_fn)
     return HubDataLoader(
         iterable,
         num_workers=num_workers,
@@ -204,3 +206,19 @@ def dataset_to_pytorch(
         multiprocessing_context=multiprocessing_context if num_workers > 0 else None,
         **loader_kwargs,
     )
+
+
+def _check_picklable(method: str, **functions: Any) -> None:
+    """Raise LoaderOptionError, before any worker starts, for a function that ``method`` worker processes (which
+    receive it pickled) can't get: else the DataLoader fails later with a bare PicklingError."""
+    for name, function in functions.items():
+        if function is None:
+            continue
+        try:
+            pickle.dumps(function)
+        except (pickle.PicklingError, TypeError, AttributeError) as e:
+            raise LoaderOptionError(
+                f"The {name} given to ds.pytorch() can't be pickled ({e}), and {method!r} worker processes receive "
+                "it pickled. Define it at module level (not a lambda or a function defined inside another), or use "
+                "multiprocessing_context='fork' or parallelism='threads'."
+            ) from e
