@@ -28,11 +28,6 @@ from hub.errors import (
 from hub.storage import LRUCache, storage_from_url
 
 
-@pytest.fixture(params=["mem", "local"])
-def path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"mem://{uuid.uuid4().hex}" if request.param == "mem" else str(tmp_path / "ds")
-
-
 def _stored(t: Any) -> list[bytes]:
     """Every sample's stored bytes, to compare bit for bit."""
     return [t[i].tobytes() for i in range(len(t))]

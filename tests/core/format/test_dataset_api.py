@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +23,6 @@ from hub.errors import (
     TensorMetaError,
     TensorNotFoundError,
 )
-
-
-@pytest.fixture(params=["mem", "local"])
-def path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"mem://{uuid.uuid4().hex}" if request.param == "mem" else str(tmp_path / "ds")
 
 
 def test_create_append_reload(path: str) -> None:

@@ -17,11 +17,6 @@ from hub.core.polygons import pack_polygons, unpack_polygons
 from hub.errors import CorruptSampleError, SampleDtypeError, SampleShapeError, TensorMetaError
 
 
-@pytest.fixture(params=["mem", "local"])
-def path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"mem://{uuid.uuid4().hex}" if request.param == "mem" else str(tmp_path / "ds")
-
-
 def _assert_polygons_equal(got: Any, expected: list[np.ndarray]) -> None:
     assert isinstance(got, list)
     assert len(got) == len(expected)

@@ -12,11 +12,6 @@ import hub
 from hub.errors import DatasetIndexError, EmptyCommitError, VersionControlError
 
 
-@pytest.fixture(params=["mem", "local"])
-def path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"mem://{uuid.uuid4().hex}" if request.param == "mem" else str(tmp_path / "ds")
-
-
 def _values(ds: hub.Dataset) -> list[int]:
     return ds.x.numpy()[:, 0].tolist() if len(ds.x) else []
 
