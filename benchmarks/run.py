@@ -303,10 +303,14 @@ class Harness:
         result = path.with_suffix(".result")
         defaults = {"api": spec.api, "dest": "", "batch_size": 64, "workers": 2, "seed": SEED, "max_seconds": 60}
         path.write_text(json.dumps({**defaults, **task, "result": str(result)}))
+        # Whatever a system leaves in its temporary folder (MosaicML Streaming's file locks, caches) goes into the
+        # run's scratch folder, which the run removes.
+        scratch = self.workdir / "tmp"
+        scratch.mkdir(exist_ok=True)
         try:
             done = subprocess.run(
                 [interpreter.python, "-I", str(RUNNER), str(path)],
-                env=interpreter.env,
+                env={**interpreter.env, "TMPDIR": str(scratch)},
                 capture_output=True,
                 text=True,
                 timeout=timeout,
