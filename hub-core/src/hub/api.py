@@ -83,8 +83,7 @@ def empty(
                 "or pass overwrite=True to replace it."
             )
         _check_no_writer(storage, creds)
-        storage.delete(ROOT_KEY)
-        storage.delete_prefix("")
+        _delete_storage(storage)
     return Dataset._create(storage, creds)
 
 

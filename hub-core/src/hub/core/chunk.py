@@ -32,7 +32,16 @@ import numpy as np
 
 from hub.errors import CorruptChunkError, FormatVersionError
 
-__all__ = ["ChunkHeader", "ChunkBuilder", "parse_header", "header_size", "read_chunk", "HEADER_PROBE", "MAGIC"]
+__all__ = [
+    "ChunkHeader",
+    "ChunkBuilder",
+    "parse_header",
+    "short_chunk_error",
+    "header_size",
+    "read_chunk",
+    "HEADER_PROBE",
+    "MAGIC",
+]
 
 MAGIC = b"HUBC"
 MAJOR, MINOR = 1, 0
@@ -61,11 +70,7 @@ class ChunkHeader:
         """Raise CorruptChunkError unless samples ``low`` to ``high`` (inclusive) lie in this chunk: a chunk index
         that places more samples in a chunk than it holds names a damaged or foreign chunk."""
         if low < 0 or high >= self.num_samples:
-            where = f" {self.key!r}" if self.key else ""
-            raise CorruptChunkError(
-                f"Chunk{where} holds {self.num_samples} samples, but sample {high if high >= 0 else low} of it was "
-                "asked for: the tensor's chunk index and the chunk disagree."
-            )
+            raise short_chunk_error(self.key, self.num_samples, low if low < 0 else high)
 
     @property
     def lz4(self) -> bool:
@@ -134,6 +139,15 @@ def header_size(data: bytes | memoryview, key: str = "") -> int:
     if len(data) < _FIXED.size or bytes(data[:4]) != MAGIC:
         raise CorruptChunkError(f"Object{where} is not a hub chunk or is truncated.")
     return int(_FIXED.unpack_from(data)[8])
+
+
+def short_chunk_error(key: str, held: int, placed: int, tensor: str = "") -> CorruptChunkError:
+    """The error for chunk ``key`` holding ``held`` samples where its tensor's chunk index places sample ``placed``."""
+    where = f" {key!r}" if key else ""
+    of = f" of tensor {tensor!r}" if tensor else ""
+    return CorruptChunkError(
+        f"Chunk{where}{of} holds {held} samples, but the tensor's chunk index places sample {placed} in it."
+    )
 
 
 def parse_header(data: bytes | bytearray | memoryview, key: str = "") -> ChunkHeader:

@@ -94,7 +94,7 @@ def _parent_groups(keys: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
 
 def prepare_target(source: Storage, target: Storage, overwrite: bool, creds: Any) -> None:
     """Refuse to copy onto the source or over a dataset (unless ``overwrite``, which deletes it first)."""
-    from hub.api import _check_no_writer
+    from hub.api import _check_no_writer, _delete_storage
 
     if target.url.rstrip("/") == source.url.rstrip("/"):
         raise DatasetExistsError(f"Can't copy the dataset at {source.url} onto itself; give another destination.")
@@ -104,8 +104,7 @@ def prepare_target(source: Storage, target: Storage, overwrite: bool, creds: Any
                 f"A dataset already exists at {target.url}; pass overwrite=True to replace it, or copy elsewhere."
             )
         _check_no_writer(target, creds)
-        target.delete(ROOT_KEY)
-        target.delete_prefix("")
+        _delete_storage(target)
 
 
 def _transfer(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from hub.core.chunk import ChunkHeader, read_chunk
+from hub.core.chunk import ChunkHeader, read_chunk, short_chunk_error
 from hub.core.chunk_index import ChunkIndex, chunk_key
 from hub.core.decoding import ArrayDecoder, SampleDecoder, decoder_for
 from hub.core.meta import TensorMeta
@@ -419,7 +419,7 @@ class DatasetReader:
             if whole is None or (wholes and whole.shape[1:] != wholes[0].shape[1:]):
                 return self._gather_spans(plan, dtype, ids, local, chunk, alloc)
             if top >= len(whole):
-                raise _short_chunk(key, plan.name, len(whole), top)
+                raise short_chunk_error(key, len(whole), top, plan.name)
             wholes.append(whole)
         out = _allocate(alloc, (n, *wholes[0].shape[1:]), dtype)
         for a, b, whole in zip(bounds[:-1], bounds[1:], wholes, strict=True):
@@ -699,7 +699,7 @@ class _RawStream:
                 return None
             shape = whole.shape[1:]
             if self.top[r] >= len(whole):
-                raise _short_chunk(key, self.name, len(whole), self.top[r])
+                raise short_chunk_error(key, len(whole), self.top[r], self.name)
             wholes.append(whole)
         assert shape is not None
         out = _allocate(alloc, (b - a, *shape), self.dtype)
@@ -922,14 +922,6 @@ def chunk_rows(header: ChunkHeader, body: memoryview, dtype: np.dtype) -> np.nda
     start, end, shape = span
     rows = np.frombuffer(body, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start)
     return rows.reshape(header.num_samples, *shape)
-
-
-def _short_chunk(key: str, tensor: str, held: int, placed: int) -> CorruptChunkError:
-    """The error for chunk ``key`` holding ``held`` samples where the chunk index places sample ``placed`` in it."""
-    return CorruptChunkError(
-        f"Chunk {key!r} of tensor {tensor!r} holds {held} samples, but the tensor's chunk index places sample "
-        f"{placed} in it."
-    )
 
 
 def _needs_dataset(meta: TensorMeta) -> bool:
