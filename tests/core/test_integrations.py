@@ -11,7 +11,7 @@ import pytest
 
 import hub
 from hub.errors import IntegrationNotInstalledError
-from hub.integrations import load_integration
+from hub.integrations import load_integration, register_integration
 
 
 def _without_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,6 +34,17 @@ def test_missing_plugin_says_what_to_install(monkeypatch: pytest.MonkeyPatch, na
     with pytest.raises(ImportError, match=f"pip install {dist}") as info:
         load_integration(name)
     assert isinstance(info.value, IntegrationNotInstalledError)
+
+
+def test_an_imported_integration_registers_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An integration module registers its hook when imported: no entry point is looked up for it."""
+    _without_plugins(monkeypatch)
+
+    def hook(ds: hub.Dataset) -> str:
+        return "made"
+
+    register_integration("example", hook)
+    assert load_integration("example") is hook
 
 
 def test_unknown_integration() -> None:

@@ -85,7 +85,9 @@ def test_held_batches_views_and_arrays_keep_their_data(squares: hub.Dataset, con
 def test_every_epoch_has_its_own_arenas_and_pin_memory_resends_them(squares: hub.Dataset) -> None:
     # With pin_memory the workers send each recycled arena with every pack (the pinning thread would hand the
     # loader copies); without an accelerator torch pins nothing, which this test does not rely on.
-    loader = squares.pytorch(num_workers=2, batch_size=64, shuffle=True, seed=5, pin_memory=True)
+    loader = squares.pytorch(
+        num_workers=2, batch_size=64, shuffle=True, seed=5, pin_memory=True, parallelism="processes"
+    )
     for _ in range(2):
         seen: list[int] = []
         for batch in loader:

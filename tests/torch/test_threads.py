@@ -107,15 +107,53 @@ def test_threads_decode_compressed_samples_when_asked(images: hub.Dataset) -> No
     assert sorted(seen) == list(range(len(images)))
 
 
-def test_worker_processes_unless_threads_are_asked_for(raw: hub.Dataset) -> None:
-    assert raw.pytorch(num_workers=2, batch_size=8).num_workers == 2
-    assert raw.pytorch(num_workers=2, batch_size=8, parallelism="processes").num_workers == 2
-    assert raw.pytorch(num_workers=0, batch_size=8, parallelism="threads").dataset.threads == 0
+def _runs_on(loader: Any) -> str:
+    if loader.num_workers > 0:
+        return "processes"
+    return "threads" if loader.dataset.threads else "this process"
+
+
+def _init_worker(worker_id: int) -> None:
+    pass
+
+
+def test_auto_parallelism_starts_processes_only_where_they_help(raw: hub.Dataset, images: hub.Dataset) -> None:
+    # Batches that are only copies of raw rows: made in the loader's process.
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=8)) == "threads"
+    assert raw.pytorch(num_workers=2, batch_size=8).dataset.copies_only()
+    # Anything else: worker processes, as Hub 2.x started them.
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=8, transform={"x": _tenfold})) == "processes"
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=None)) == "processes"
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=8, tobytes=["x"])) == "processes"
+    assert _runs_on(images.pytorch(num_workers=2, batch_size=8)) == "processes"
+    # Asking for what only worker processes have.
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=8, multiprocessing_context="fork")) == "processes"
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=8, worker_init_fn=_init_worker)) == "processes"
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=8, persistent_workers=True)) == "processes"
+    assert _runs_on(raw.pytorch(num_workers=2, batch_size=8, parallelism="processes")) == "processes"
+    assert _runs_on(raw.pytorch(num_workers=0, batch_size=8)) == "this process"
+    assert _runs_on(raw.pytorch(num_workers=0, batch_size=8, parallelism="threads")) == "this process"
+
+
+def _tenfold(x: np.ndarray) -> np.ndarray:
+    return x * 10
+
+
+def test_raw_batches_are_made_in_the_loaders_thread(raw: hub.Dataset) -> None:
+    """Worker threads would only copy rows: the shards' streams are taken in turn in the consumer's thread."""
+    loader = raw.pytorch(num_workers=2, batch_size=8, shuffle=True, seed=6, parallelism="threads")
+    processes = raw.pytorch(num_workers=2, batch_size=8, shuffle=True, seed=6, multiprocessing_context="fork")
+    got = []
+    for batch in loader:
+        assert _workers() == []
+        _check(batch)
+        got.append(batch["index"].tolist())
+    assert got == [b["index"].tolist() for b in processes]
 
 
 def test_bad_parallelism_is_refused(raw: hub.Dataset) -> None:
     with pytest.raises(LoaderOptionError, match="parallelism must be"):
-        raw.pytorch(num_workers=2, parallelism="auto")
+        raw.pytorch(num_workers=2, parallelism="fibers")  # type: ignore[arg-type]
     with pytest.raises(LoaderOptionError, match="drop multiprocessing_context"):
         raw.pytorch(num_workers=2, parallelism="threads", multiprocessing_context="fork")
 
@@ -124,8 +162,8 @@ def _workers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("hub-torch-worker")]
 
 
-def test_leaving_an_epoch_early_stops_the_threads(raw: hub.Dataset) -> None:
-    loader = raw.pytorch(num_workers=2, batch_size=4, shuffle=True, seed=2, parallelism="threads")
+def test_leaving_an_epoch_early_stops_the_threads(images: hub.Dataset) -> None:
+    loader = images.pytorch(num_workers=2, batch_size=4, shuffle=True, seed=2, parallelism="threads")
     it = iter(loader)
     next(it)
     assert len(_workers()) == 2
@@ -133,7 +171,7 @@ def test_leaving_an_epoch_early_stops_the_threads(raw: hub.Dataset) -> None:
     del it
     gc.collect()
     assert _workers() == []
-    assert sorted(indices(list(loader))) == list(range(N))  # the next epoch runs whole
+    assert sorted(indices(list(loader))) == list(range(len(images)))  # the next epoch runs whole
 
 
 def test_a_thread_error_is_raised_in_the_loop(tmp_path: Path) -> None:

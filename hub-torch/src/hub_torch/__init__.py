@@ -6,9 +6,12 @@ gives random access for torch samplers.
 
 from __future__ import annotations
 
+from hub.integrations import register_integration
 from hub_torch._iterable import HubIterableDataset
 from hub_torch._loader import HubDataLoader, dataset_to_pytorch
 from hub_torch._map import HubMapDataset
+
+register_integration("pytorch", dataset_to_pytorch)
 
 __version__ = "0.1.0"
 

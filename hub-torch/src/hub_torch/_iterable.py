@@ -165,6 +165,15 @@ class HubIterableDataset(IterableDataset[Any]):
         """Whether batches are made whole in the workers (no per-sample transform or collate)."""
         return self.transform is None and self.collate_fn is None and not self.pil and self.batch_size is not None
 
+    def copies_only(self) -> bool:
+        """Whether making a batch is only copying rows out of chunks: every tensor raw, no per-sample work.
+
+        Such batches are made fastest in the consumer's own thread: a batch is a few numpy copies with Python
+        between them, so worker threads would queue for the GIL, and worker processes would add their start and
+        shared memory, for work one thread does at memory speed (benchmark B2).
+        """
+        return self._fast() and all(self.reader.gathers(name) for name in self.names)
+
     def _turn(self, num_workers: int) -> int:
         """Batches per message from a worker (a pack) when worker processes send them."""
         return self.pack if (self.packing or self.threads) and self._fast() and num_workers > 0 else 1
@@ -240,7 +249,7 @@ class HubIterableDataset(IterableDataset[Any]):
     def __iter__(self) -> Iterator[Any]:
         info = get_worker_info()
         if info is None and self.threads > 0:
-            yield from self._threaded(self.threads)
+            yield from (self._in_turn if self.copies_only() else self._threaded)(self.threads)
             return
         num_workers = info.num_workers if info is not None else 1
         if info is not None and self.control is not None:  # a persistent worker: this epoch's state
@@ -321,6 +330,37 @@ class HubIterableDataset(IterableDataset[Any]):
             _log.warning(
                 "Skipped %d samples that failed to decode (rank %d, worker %d).", fetcher.skipped, self.rank, worker
             )
+
+    def _in_turn(self, k: int) -> Iterator[Any]:
+        """The batches :meth:`_threaded` gives, the same in the same order, made in this thread: the ``k``
+        shards' streams taken in turn (see :meth:`copies_only`). Their chunks are still read ahead on the
+        fetchers' threads."""
+        skips, rotate = self._skip, self._rotate
+        self._skip, self._rotate = {}, 0
+        turn = self._turn(k)
+        recycled = RecyclingAllocator(limit=4 * k + 8)
+        shards = [(t + rotate) % k for t in range(k)]
+        streams = [self._reader_batches(shard, k, skips.get(shard, 0), turn, recycled) for shard in shards]
+        try:
+            done = [skips.get(shard, 0) for shard in shards]
+            active = list(range(k))
+            at = 0
+            while active:
+                t = active[at]
+                batch = next(streams[t], None)
+                if batch is None:
+                    active.pop(at)
+                else:
+                    yield self._batch(batch, None)
+                    del batch
+                    done[t] += 1
+                    if done[t] % turn == 0:  # a worker process's pack ends here: the next worker's turn
+                        at += 1
+                if active:
+                    at %= len(active)
+        finally:
+            for stream in streams:
+                stream.close()
 
     def _threaded(self, k: int) -> Iterator[Any]:
         """Batches from ``k`` worker threads, taken in turn as a DataLoader takes them from ``k`` worker processes.

@@ -17,9 +17,10 @@ from hub_torch._pack import RECYCLES, ArenaReturns, premade_arenas, slot_flags, 
 
 __all__ = ["HubDataLoader", "Parallelism", "dataset_to_pytorch"]
 
-#: Where ``num_workers`` workers run: "processes" (DataLoader worker processes) or "threads" (in the loader's
-#: process; the same batches in the same order).
-Parallelism = Literal["processes", "threads"]
+#: Where ``num_workers`` workers run: "processes" (DataLoader worker processes), "threads" (in the loader's
+#: process; the same batches in the same order), or "auto": threads where processes would buy nothing (see
+#: :func:`_auto_parallelism`), else processes.
+Parallelism = Literal["auto", "processes", "threads"]
 
 
 def _passthrough(batch: Any) -> Any:
@@ -133,7 +134,7 @@ def dataset_to_pytorch(
     *,
     errors: ErrorPolicy = "raise",
     multiprocessing_context: str | None = None,
-    parallelism: Parallelism = "processes",
+    parallelism: Parallelism = "auto",
     tobytes: bool | Sequence[str] = False,
     use_local_cache: bool = False,
     **loader_kwargs: Any,
@@ -162,10 +163,10 @@ def dataset_to_pytorch(
                     f"Tensor {name!r} is in tobytes and has decode_method {decode_method[name]!r}; give one of them."
                 )
             decode_method[name] = "tobytes"
+    if parallelism not in ("auto", "processes", "threads"):
+        raise LoaderOptionError(f"parallelism must be 'auto', 'processes' or 'threads', got {parallelism!r}.")
     if loader_kwargs.get("persistent_workers") and (num_workers == 0 or parallelism == "threads"):
         raise LoaderOptionError("persistent_workers needs worker processes: num_workers > 0, parallelism='processes'.")
-    if parallelism not in ("processes", "threads"):
-        raise LoaderOptionError(f"parallelism must be 'processes' or 'threads', got {parallelism!r}.")
     if parallelism == "threads" and multiprocessing_context is not None:
         raise LoaderOptionError("parallelism='threads' starts no processes; drop multiprocessing_context.")
     iterable = HubIterableDataset(
@@ -184,6 +185,8 @@ def dataset_to_pytorch(
         errors=errors,
         distributed=distributed,
     )
+    if parallelism == "auto":
+        parallelism = _auto_parallelism(iterable, multiprocessing_context, loader_kwargs)
     if num_workers > 0 and parallelism == "threads":
         iterable.threads = num_workers  # worker threads in this process: no worker process is started
         return HubDataLoader(
@@ -206,6 +209,18 @@ def dataset_to_pytorch(
         multiprocessing_context=multiprocessing_context if num_workers > 0 else None,
         **loader_kwargs,
     )
+
+
+def _auto_parallelism(
+    iterable: HubIterableDataset, multiprocessing_context: str | None, loader_kwargs: dict[str, Any]
+) -> Parallelism:
+    """What ``parallelism="auto"`` means for this loader: threads when its batches are only rows copied out of
+    chunks (:meth:`HubIterableDataset.copies_only`), unless the caller asked for something only worker processes
+    have (a start method, ``worker_init_fn``, persistent workers); processes otherwise."""
+    wants_processes = multiprocessing_context is not None or any(
+        loader_kwargs.get(k) for k in ("worker_init_fn", "persistent_workers")
+    )
+    return "threads" if iterable.copies_only() and not wants_processes else "processes"
 
 
 def _check_picklable(method: str, **functions: Any) -> None:

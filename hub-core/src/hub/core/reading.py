@@ -549,6 +549,27 @@ class DatasetReader:
         else:
             schedule = epoch_schedule(sizes, batch_size)
         fetcher = fetcher or ChunkFetcher(self.storage)
+        owner = np.repeat(np.arange(len(groups)), sizes)
+        last_use = np.full(len(groups), -1)
+        for j, ids in enumerate(schedule):
+            last_use[owner[ids]] = j
+        needed = np.flatnonzero(last_use >= skip)
+        loaded = 0  # how many of `needed` the fetcher has been asked for
+        # Groups fetched past the last one the current batch draws from: none until the first batch is out (its
+        # chunks then have the I/O to themselves), then two, and one more each time a batch had to wait.
+        ahead = 0
+
+        def fetch_for(j: int) -> None:
+            nonlocal loaded
+            ids = schedule[j]
+            want = int(owner[ids].max()) if len(ids) else -1
+            limit = min(len(needed), int(np.searchsorted(needed, want, side="right")) + ahead)
+            while loaded < limit:
+                fetcher.acquire(groups[int(needed[loaded])].keys())
+                loaded += 1
+
+        if skip < len(schedule):
+            fetch_for(skip)  # the first batch's chunks are read while the rest of the epoch is planned
         positions = np.concatenate([g.positions for g in groups]) if groups else np.zeros(0, np.int64)
         # Where every sample of the epoch's stream lies, located once for the epoch: each batch then takes slices.
         stream = np.concatenate(schedule) if schedule else np.zeros(0, np.int64)
@@ -559,23 +580,10 @@ class DatasetReader:
             found = self._locate_raw(name, stream_glob)
             if found is not None:
                 raw[name] = _RawStream(self._tensor_plans()[name], *found, cuts)
-        owner = np.repeat(np.arange(len(groups)), sizes)
-        last_use = np.full(len(groups), -1)
-        for j, ids in enumerate(schedule):
-            last_use[owner[ids]] = j
-        needed = np.flatnonzero(last_use >= skip)
-        loaded = 0  # how many of `needed` the fetcher has been asked for
-        # Groups fetched past the last one the current batch draws from: none until the first batch is out (its
-        # chunks then have the I/O to themselves), then two, and one more each time a batch had to wait.
-        ahead = 0
         try:
             for j in range(skip, len(schedule)):
                 ids = schedule[j]
-                want = int(owner[ids].max()) if len(ids) else -1
-                limit = min(len(needed), int(np.searchsorted(needed, want, side="right")) + ahead)
-                while loaded < limit:
-                    fetcher.acquire(groups[int(needed[loaded])].keys())
-                    loaded += 1
+                fetch_for(j)
                 waited = fetcher.waits
                 a, b = cuts[j], cuts[j + 1]
                 batch = self._decode_batch(
@@ -588,10 +596,10 @@ class DatasetReader:
                 )
                 if fetcher.waits > waited or j == skip:
                     ahead = min(max(ahead + 1, 2), fetcher.max_ahead)
+                if batch is not None:
+                    yield batch  # before letting go of chunks: the consumer has its batch sooner
                 for g in np.flatnonzero(last_use == j):
                     fetcher.release(groups[g].keys())
-                if batch is not None:
-                    yield batch
         finally:
             fetcher.close()
 
@@ -670,7 +678,7 @@ class _RawStream:
         self.keys = [chunk_key(plan.meta.id, int(c)) for c in chunks.tolist()]
         compact = np.searchsorted(chunks, ids)
         changes = np.flatnonzero(compact[1:] != compact[:-1]) + 1
-        starts = np.union1d(changes, np.asarray(cuts[:-1], dtype=np.int64)) if len(ids) else np.zeros(0, np.int64)
+        starts = _distinct(np.concatenate([changes, cuts[:-1]]).astype(np.int64)) if len(ids) else np.zeros(0, np.int64)
         self.starts: list[int] = [*starts.tolist(), len(ids)]
         self.chunk: list[int] = compact[starts].tolist()
         self.top: list[int] = np.maximum.reduceat(local, starts).tolist() if len(starts) else []
@@ -816,7 +824,7 @@ class ChunkFetcher:
 
     def _load(self, key: str) -> tuple[ChunkHeader, memoryview]:
         try:
-            data = self.storage.get_mapped(key)
+            data = self.storage.get_mapped(key, whole=True)
         except KeyNotFoundError:
             raise CorruptChunkError(
                 f"Chunk {key!r} named by the chunk index is missing from {self.storage.url}."
@@ -855,25 +863,37 @@ class ChunkFetcher:
         return rows
 
     def release(self, keys: Sequence[str]) -> None:
+        dropped = []
         for key in keys:
             self._refs[key] -= 1
             if self._refs[key] <= 0:
                 del self._refs[key]
                 self._rows.pop(key, None)
                 future = self._futures.pop(key, None)
-                if future is not None:
-                    future.cancel()
+                if future is not None and not future.cancel():
+                    dropped.append(future)
+        if dropped and self._pool is not None:
+            # The last references to the chunks go on a fetch thread: unmapping a file mapping whose pages are
+            # mapped in takes a while (~0.5 ms for 16 MiB), and runs there without the GIL, not in the consumer.
+            self._pool.submit(_let_go, dropped)
 
     def close(self) -> None:
         """Drop every held chunk and stop the threads (started again by the next ``acquire``)."""
-        for future in self._futures.values():
-            future.cancel()
+        held = [future for future in self._futures.values() if not future.cancel()]
         self._futures.clear()
         self._refs.clear()
         self._rows.clear()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            if held:
+                self._pool.submit(_let_go, held)  # unmapped on a fetch thread, as in release()
+            del held
+            # The threads skip the cancelled fetches, drop the chunks and end; nothing waits for them.
+            self._pool.shutdown(wait=False)
             self._pool = None
+
+
+def _let_go(values: list[Any]) -> None:
+    """Nothing: the thread that runs it drops the last references to ``values``."""
 
 
 @contextmanager

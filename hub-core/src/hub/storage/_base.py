@@ -103,12 +103,14 @@ class Storage(ABC):
         """The whole value under ``key``; :class:`KeyNotFoundError` if absent."""
         return self._get(check_key(key))
 
-    def get_mapped(self, key: str) -> BytesLike:
+    def get_mapped(self, key: str, *, whole: bool = False) -> BytesLike:
         """The whole value under ``key`` for reading only, perhaps a view of the stored object itself.
 
         Local files are memory-mapped: nothing is copied, and pages come from the page cache as they are read.
         Safe because objects are only ever replaced whole (a new file renamed over the old one): a mapping keeps
-        the version it was made from.
+        the version it was made from. ``whole``: the caller will soon read all of it (a loader's chunk), so a
+        mapping's pages are mapped in at once, by one system call made without the GIL, rather than by a page
+        fault per few pages in the thread that first reads them.
         """
         return self.get(key)
 

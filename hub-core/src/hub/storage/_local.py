@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import mmap
 import os
+import sys
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
+
+import numpy as np
 
 from hub.errors import InvalidKeyError, KeyNotFoundError, StorageError
 from hub.storage._base import RESERVED_PREFIX, BytesLike, Storage, Token, check_key
@@ -117,15 +121,18 @@ class LocalStorage(Storage):
             data: bytes = f.read()
             return data
 
-    def get_mapped(self, key: str) -> BytesLike:
+    def get_mapped(self, key: str, *, whole: bool = False) -> BytesLike:
         self._settle()
         if not self.maps_files:
             return self.get(key)
         with self._open(check_key(key)) as f:
             try:
-                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+                mapped = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
             except ValueError:  # an empty file can't be mapped
                 return b""
+        if whole:
+            _map_in(mapped)
+        return mapped
 
     def _get_range(self, key: str, start: int, end: int | None) -> bytes:
         self._settle()
@@ -339,3 +346,30 @@ class LocalStorage(Storage):
             except OSError:
                 return
             directory = directory.parent
+
+
+def _load_madvise() -> Callable[[int, int, int], int] | None:
+    """libc's ``madvise`` through ctypes, which calls it without the GIL (the ``mmap`` module's holds it); None
+    where MADV_POPULATE_READ doesn't exist (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise = libc.madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    return cast("Callable[[int, int, int], int]", madvise)
+
+
+_MADVISE = _load_madvise()
+MADV_POPULATE_READ = 22  # Linux 5.14+; older kernels refuse it (EINVAL), and the pages fault in as they are read
+
+
+def _map_in(mapped: memoryview) -> None:
+    """Map a file mapping's pages in now (from the page cache, reading what isn't there), if the system can."""
+    if _MADVISE is None or not len(mapped):
+        return
+    address = np.frombuffer(mapped, dtype=np.uint8).ctypes.data  # read-only buffers have no ctypes address
+    _MADVISE(address, len(mapped), MADV_POPULATE_READ)  # a refusal only leaves the pages to fault in

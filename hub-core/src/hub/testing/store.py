@@ -281,9 +281,11 @@ class StoreTests:
         assert bytes(mapped) == b"first version" and bytes(store.get_mapped("empty")) == b""
         store.set("m", b"second")  # objects are replaced whole, so a reader's view stays what it read
         assert bytes(mapped) == b"first version" and bytes(store.get_mapped("m")) == b"second"
-        held = store.get_mapped("m")
+        held = store.get_mapped("m", whole=True)  # to be read whole: pages mapped in at once where files are
         store.delete("m")
         assert bytes(held) == b"second"
+        store.set("big", bytes(range(256)) * 40_000)  # several pages
+        assert bytes(store.get_mapped("big", whole=True)) == bytes(range(256)) * 40_000
         with pytest.raises(KeyNotFoundError):
             store.get_mapped("m")
 
