@@ -348,6 +348,9 @@ class Harness:
                 "batch_size": scenario.batch_size,
                 "max_seconds": scenario.max_seconds,
             }
+        # What the preparations wrote goes to disk before any pass: a pass timed while the kernel writes back the
+        # data just prepared (one system's, or another's) would pay for it at random.
+        os.sync()
         with self.remote(scenario, tasks):
             for round_ in range(self.repeats):
                 for spec in specs:
