@@ -341,23 +341,13 @@ class HubIterableDataset(IterableDataset[Any]):
         recycled = RecyclingAllocator(limit=4 * k + 8)
         shards = [(t + rotate) % k for t in range(k)]
         streams = [self._reader_batches(shard, k, skips.get(shard, 0), turn, recycled) for shard in shards]
+
+        def take(t: int) -> tuple[bool, Any]:
+            batch = next(streams[t], None)
+            return (False, None) if batch is None else (True, self._batch(batch, None))
+
         try:
-            done = [skips.get(shard, 0) for shard in shards]
-            active = list(range(k))
-            at = 0
-            while active:
-                t = active[at]
-                batch = next(streams[t], None)
-                if batch is None:
-                    active.pop(at)
-                else:
-                    yield self._batch(batch, None)
-                    del batch
-                    done[t] += 1
-                    if done[t] % turn == 0:  # a worker process's pack ends here: the next worker's turn
-                        at += 1
-                if active:
-                    at %= len(active)
+            yield from _in_turns(take, [skips.get(shard, 0) for shard in shards], turn)
         finally:
             for stream in streams:
                 stream.close()
@@ -407,25 +397,15 @@ class HubIterableDataset(IterableDataset[Any]):
         ]
         for t in threads:
             t.start()
+
+        def take(thread: int) -> tuple[bool, Any]:
+            kind, value = queues[thread].get()
+            if kind == "error":
+                raise value
+            return kind != "end", value
+
         try:
-            done = [skips.get((t + rotate) % k, 0) for t in range(k)]
-            active = list(range(k))
-            at = 0
-            while active:
-                thread = active[at]
-                kind, value = queues[thread].get()
-                if kind == "error":
-                    raise value
-                if kind == "end":
-                    active.pop(at)
-                else:
-                    yield value
-                    del value
-                    done[thread] += 1
-                    if done[thread] % turn == 0:  # a worker process's pack ends here: the next worker's turn
-                        at += 1
-                if active:
-                    at %= len(active)
+            yield from _in_turns(take, [skips.get((t + rotate) % k, 0) for t in range(k)], turn)
         finally:
             stop.set()
             for t in threads:
@@ -504,3 +484,24 @@ class HubIterableDataset(IterableDataset[Any]):
 
     def _polygon_names(self) -> set[str]:
         return {n for n in self.names if is_ragged_polygon(self.reader.meta(n).htype, self.reader.meta(n).layout)}
+
+
+def _in_turns(take: Callable[[int], tuple[bool, Any]], done: list[int], turn: int) -> Iterator[Any]:
+    """Batches from ``len(done)`` workers, taken as a DataLoader takes them from worker processes: ``turn`` in a
+    row from each (a pack), counted from ``done``, what each has already given, and skipping workers that have
+    ended. ``take(w)`` is worker ``w``'s next batch: ``(True, batch)``, or ``(False, None)`` once it has ended."""
+    active = list(range(len(done)))
+    at = 0
+    while active:
+        worker = active[at]
+        more, batch = take(worker)
+        if not more:
+            active.pop(at)
+        else:
+            yield batch
+            del batch  # what this generator holds, so that recycled memory sees only the consumer's references
+            done[worker] += 1
+            if done[worker] % turn == 0:  # a worker process's pack ends here: the next worker's turn
+                at += 1
+        if active:
+            at %= len(active)
