@@ -156,6 +156,8 @@ def test_bad_parallelism_is_refused(raw: hub.Dataset) -> None:
         raw.pytorch(num_workers=2, parallelism="fibers")  # type: ignore[arg-type]
     with pytest.raises(LoaderOptionError, match="drop multiprocessing_context"):
         raw.pytorch(num_workers=2, parallelism="threads", multiprocessing_context="fork")
+    with pytest.raises(LoaderOptionError, match="worker_init_fn would never run"):
+        raw.pytorch(num_workers=2, parallelism="threads", worker_init_fn=_init_worker)
 
 
 def _workers() -> list[threading.Thread]:

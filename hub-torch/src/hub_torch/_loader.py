@@ -169,6 +169,11 @@ def dataset_to_pytorch(
         raise LoaderOptionError("persistent_workers needs worker processes: num_workers > 0, parallelism='processes'.")
     if parallelism == "threads" and multiprocessing_context is not None:
         raise LoaderOptionError("parallelism='threads' starts no processes; drop multiprocessing_context.")
+    if parallelism == "threads" and loader_kwargs.get("worker_init_fn") is not None:
+        raise LoaderOptionError(
+            "parallelism='threads' starts no worker processes, so a worker_init_fn would never run; drop it, or "
+            "use parallelism='processes'."
+        )
     iterable = HubIterableDataset(
         dataset,
         tensors,
