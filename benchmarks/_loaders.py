@@ -246,14 +246,9 @@ class Reference(System):
 class Hub(System):
     """hub through its Hub 2.x API (``hub.read`` of the JPEG files); ours and hub 2.8.5 run the same calls."""
 
-    modules = ("hub", "torch")
-    #: The framework integration ``batches`` calls: imported before the clock too, as a peer's own package is (for
-    #: ours, the import also spares ``ds.pytorch()`` its scan of the installed entry points).
-    integration = "hub_torch"
-
-    def setup(self) -> None:
-        super().setup()
-        __import__(self.integration)
+    # With the framework integration ``batches`` calls, as a peer's own package is (for ours, the import also
+    # spares ``ds.pytorch()`` its scan of the installed entry points).
+    modules = ("hub", "torch", "hub_torch")
 
     def _creds(self) -> dict[str, str] | None:
         remote = self.task.get("remote")
@@ -310,7 +305,7 @@ class HubThreads(Hub):
 class Hub285(Hub):
     """hub 2.8.5's ``ds.pytorch()`` (its ``decode_method`` takes other values than ours; its default decodes)."""
 
-    integration = "hub.integrations.pytorch.dataset"
+    modules = ("hub", "torch", "hub.integrations.pytorch.dataset")
 
     def loader_kwargs(self) -> dict[str, Any]:
         return {}
@@ -319,8 +314,7 @@ class Hub285(Hub):
 class HubTensorflow(Hub):
     """hub's ``ds.tensorflow()``, batched and prefetched by tf.data."""
 
-    modules = ("hub", "tensorflow")
-    integration = "hub_tensorflow"
+    modules = ("hub", "tensorflow", "hub_tensorflow")
 
     def batches(self) -> Iterator[Batch]:
         import tensorflow as tf
@@ -396,7 +390,7 @@ class TFRecordAccurate(TFRecord):
 class Hub285Tensorflow(HubTensorflow):
     """hub 2.8.5's ``ds.tensorflow()`` (it has no shuffle)."""
 
-    integration = "hub.integrations.tf.datasettotensorflow"
+    modules = ("hub", "tensorflow", "hub.integrations.tf.datasettotensorflow")
 
     def tensorflow_kwargs(self) -> dict[str, Any]:
         return {}
