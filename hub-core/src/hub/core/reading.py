@@ -328,14 +328,12 @@ class DatasetReader:
         taken = [b for t in turns for b in range(t * turn, min((t + 1) * turn, num_batches))]
         return [self.group(mine[b * batch_size : (b + 1) * batch_size]) for b in taken]
 
-    def _primary_entries(self) -> np.ndarray:
-        return self._primary().index.locate(self.global_indices(np.arange(len(self), dtype=np.int64)))
-
     def _storage_runs(self) -> list[np.ndarray]:
         """The view's positions in storage order, cut where the primary tensor's chunk changes: what shuffled
         epochs deal out in a random order. The same for every epoch and shard, so made once per reader."""
         if self._chunk_runs is None:
-            self._chunk_runs = self._runs(np.argsort(self._primary_entries(), kind="stable"))
+            entries = self._primary().index.locate(self.global_indices(np.arange(len(self), dtype=np.int64)))
+            self._chunk_runs = self._runs(np.argsort(entries, kind="stable"))
         return self._chunk_runs
 
     # -------------------------------------------------------------- decoding
@@ -896,7 +894,6 @@ class ChunkFetcher:
         if self._pool is not None:
             if held:
                 self._pool.submit(_let_go, held)  # unmapped on a fetch thread, as in release()
-            del held
             # The threads skip the cancelled fetches, drop the chunks and end; nothing waits for them.
             self._pool.shutdown(wait=False)
             self._pool = None
